@@ -1,0 +1,30 @@
+# The two commands a newcomer needs: `make run` (the local stack) and `make test` (everything CI
+# runs). Tools are installed into project-local folders on first use.
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+CARGO ?= cargo
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: test fmt-check clippy unit integration venv run bench clean
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: infra/emulator/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r infra/emulator/requirements.txt
+	touch $@
+
+## test: format check, clippy (warnings denied), unit and integration tests against the emulator
+test: fmt-check clippy venv
+	infra/emulator/with-emulator.sh $(CARGO) nextest run --workspace --no-fail-fast
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+clean:
+	rm -rf $(VENV) target

@@ -1,0 +1,14 @@
+//! `GET /api/v1/tenants/{tenant}/clusters`: the tenant's clusters, optionally paged.
+//!
+//! The handler the Lambda runtime (`main.rs`) and the local stack both call.
+
+use kupe_shared::{
+    api::{clusters, serve},
+    Ctx,
+};
+use lambda_http::{Body, Request, Response};
+
+/// Serves one request; never fails (every error is a response).
+pub async fn handler(ctx: &Ctx, req: Request) -> Response<Body> {
+    serve(&req, |req, _token| async move { clusters::list(ctx, req).await }).await
+}

@@ -1,0 +1,61 @@
+//! Configuration read once per container, and the context every handler borrows.
+
+use crate::store::Store;
+
+/// A missing or malformed environment variable.
+#[derive(Debug, thiserror::Error)]
+#[error("environment variable {name} {problem}")]
+pub struct ConfigError {
+    name: &'static str,
+    problem: &'static str,
+}
+
+/// Typed configuration of the API functions.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The DynamoDB table holding tenants, keys and clusters (`TABLE_NAME`).
+    pub table_name: String,
+}
+
+impl Config {
+    /// Reads the configuration from the environment. Endpoints (for the emulator) come from the
+    /// SDK's own `AWS_ENDPOINT_URL*` variables, not from here.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the variable.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let table_name = std::env::var("TABLE_NAME").map_err(|_| ConfigError {
+            name: "TABLE_NAME",
+            problem: "is not set",
+        })?;
+        if table_name.trim().is_empty() {
+            return Err(ConfigError { name: "TABLE_NAME", problem: "is empty" });
+        }
+        Ok(Self { table_name })
+    }
+}
+
+/// What every API handler needs, built once per container.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// The cluster/tenant/key store.
+    pub store: Store,
+}
+
+impl Ctx {
+    /// Builds the context from a shared SDK configuration.
+    pub fn new(sdk: &aws_config::SdkConfig, config: &Config) -> Self {
+        let client = aws_sdk_dynamodb::Client::new(sdk);
+        Self { store: Store::new(client, config.table_name.clone()) }
+    }
+
+    /// Reads the environment and loads the SDK configuration: what every `main.rs` calls.
+    ///
+    /// # Errors
+    /// [`ConfigError`] when a variable is missing.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let config = Config::from_env()?;
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Ok(Self::new(&sdk, &config))
+    }
+}

@@ -1,0 +1,233 @@
+//! The cluster resource: its spec (what the caller asked for), its status (what the workflow
+//! reports), `generation` (bumped on every spec change) and `resourceVersion` (bumped on every
+//! write), and the JSON view Kupe's clients read.
+
+use super::{
+    etag::ResourceVersion,
+    names::{ClusterName, DisplayName, TenantName},
+    phase::{Condition, ConditionType, Phase},
+    resources::Resources,
+    version::MinorVersion,
+};
+use serde_json::{json, Map, Value};
+
+/// `shared` (vCluster on shared infrastructure) or `dedicated` (isolated nodes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClusterType {
+    /// Shared infrastructure.
+    Shared,
+    /// Dedicated nodes; only where the tenant's plan enables it.
+    Dedicated,
+}
+
+impl ClusterType {
+    /// Parses `shared` or `dedicated`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "shared" => Some(Self::Shared),
+            "dedicated" => Some(Self::Dedicated),
+            _ => None,
+        }
+    }
+
+    /// The type as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Shared => "shared",
+            Self::Dedicated => "dedicated",
+        }
+    }
+}
+
+/// The mutable part of a cluster: what a PATCH may change. Any change bumps `generation`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    /// Requested minor version.
+    pub version: MinorVersion,
+    /// Resources in effect.
+    pub resources: Resources,
+    /// Free-form alert configuration.
+    pub alerts: Map<String, Value>,
+}
+
+/// What the workflow reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Status {
+    /// Current phase.
+    pub phase: Phase,
+    /// API server URL, once provisioned.
+    pub endpoint: Option<String>,
+    /// Running patch version (`v1.32.6`), once provisioned.
+    pub kubernetes_version: Option<String>,
+    /// The generation the last finished rollout served.
+    pub observed_generation: u64,
+    /// Machine-readable reason of the latest phase change.
+    pub reason: Option<String>,
+    /// Human-readable message of the latest phase change.
+    pub message: Option<String>,
+    /// When `Ready` last flipped.
+    pub ready_changed_at: String,
+    /// When `Progressing` last flipped.
+    pub progressing_changed_at: String,
+    /// When `Degraded` last flipped.
+    pub degraded_changed_at: String,
+    /// Free-form metrics, when the provider reports any.
+    pub metrics: Option<Map<String, Value>>,
+}
+
+/// A cluster as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cluster {
+    /// Owning tenant.
+    pub tenant: TenantName,
+    /// Name, unique in the tenant.
+    pub name: ClusterName,
+    /// Display name (immutable).
+    pub display_name: DisplayName,
+    /// Type (immutable).
+    pub cluster_type: ClusterType,
+    /// The mutable spec.
+    pub spec: Spec,
+    /// Bumped on every spec change (and on delete, which starts the teardown).
+    pub generation: u64,
+    /// Bumped on every write; the ETag.
+    pub resource_version: ResourceVersion,
+    /// The `resourceVersion` this incarnation of the name was created with: unique per name.
+    pub incarnation: u64,
+    /// Creation time, RFC 3339.
+    pub created_at: String,
+    /// Last write time, RFC 3339.
+    pub updated_at: String,
+    /// Workflow status.
+    pub status: Status,
+    /// Token of the API request that wrote this version (tells a retried write from a conflict).
+    pub write_token: Option<String>,
+}
+
+impl Status {
+    /// The conditions this status implies, one per type. `Ready` is true while the cluster
+    /// serves (including during a rolling upgrade or update), `Progressing` while a rollout or
+    /// teardown runs, `Degraded` once the workflow failed.
+    pub fn conditions(&self) -> Vec<Condition> {
+        let phase = self.phase;
+        let ready = matches!(phase, Phase::Running | Phase::Upgrading | Phase::Updating);
+        let reason = self.reason.clone().unwrap_or_else(|| phase.as_str().to_string());
+        let message = self.message.clone().unwrap_or_default();
+        let cond = |type_, on: bool, at: &String| Condition {
+            type_,
+            status: if on { "True" } else { "False" },
+            reason: reason.clone(),
+            message: message.clone(),
+            last_transition_time: at.clone(),
+        };
+        vec![
+            cond(ConditionType::Ready, ready, &self.ready_changed_at),
+            cond(ConditionType::Progressing, phase.is_progressing(), &self.progressing_changed_at),
+            cond(ConditionType::Degraded, phase == Phase::Failed, &self.degraded_changed_at),
+        ]
+    }
+}
+
+impl Cluster {
+    /// Whether the cluster is done: running the generation it was last asked for.
+    pub fn is_done(&self) -> bool {
+        self.status.phase == Phase::Running && self.status.observed_generation == self.generation
+    }
+
+    /// The JSON the API returns.
+    pub fn to_json(&self) -> Value {
+        let mut status = json!({
+            "phase": self.status.phase.as_str(),
+            "observedGeneration": self.status.observed_generation,
+            "conditions": self.status.conditions(),
+        });
+        if let Some(endpoint) = &self.status.endpoint {
+            status["endpoint"] = json!(endpoint);
+        }
+        if let Some(v) = &self.status.kubernetes_version {
+            status["kubernetesVersion"] = json!(v);
+        }
+        if let Some(m) = &self.status.metrics {
+            status["metrics"] = Value::Object(m.clone());
+        }
+        json!({
+            "name": self.name.as_str(),
+            "displayName": self.display_name.as_str(),
+            "type": self.cluster_type.as_str(),
+            "version": self.spec.version.to_string(),
+            "resources": {
+                "cpu": self.spec.resources.cpu.as_str(),
+                "memory": self.spec.resources.memory.as_str(),
+                "storage": self.spec.resources.storage.as_str(),
+            },
+            "alerts": Value::Object(self.spec.alerts.clone()),
+            "generation": self.generation,
+            "resourceVersion": self.resource_version.to_string(),
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+            "status": status,
+        })
+    }
+}
+
+impl Status {
+    /// The status of a cluster just accepted: `Pending`, every condition set now.
+    pub fn pending(now: &str) -> Status {
+        Status {
+            phase: Phase::Pending,
+            endpoint: None,
+            kubernetes_version: None,
+            observed_generation: 0,
+            reason: Some("Accepted".into()),
+            message: Some("Waiting for the provisioning workflow to start".into()),
+            ready_changed_at: now.into(),
+            progressing_changed_at: now.into(),
+            degraded_changed_at: now.into(),
+            metrics: None,
+        }
+    }
+
+    /// This status moved to `to`: each condition whose truth flips gets `now` as its
+    /// `lastTransitionTime`; the others keep theirs.
+    pub fn transition(&self, to: Phase, reason: &str, message: &str, now: &str) -> Status {
+        let before = self.conditions();
+        let mut next = self.clone();
+        next.phase = to;
+        next.reason = Some(reason.into());
+        next.message = Some(message.into());
+        for (old, new) in before.iter().zip(next.conditions()) {
+            if old.status != new.status {
+                let at = match new.type_ {
+                    ConditionType::Ready => &mut next.ready_changed_at,
+                    ConditionType::Progressing => &mut next.progressing_changed_at,
+                    ConditionType::Degraded => &mut next.degraded_changed_at,
+                };
+                *at = now.to_string();
+            }
+        }
+        next
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_transition_moves_only_the_conditions_that_flip() {
+        let running = Status { phase: Phase::Running, ..Status::pending("t0") };
+        let updating = running.transition(Phase::Updating, "Updating", "", "t1");
+        // Ready stays True (a rolling update keeps serving), Progressing flips to True.
+        assert_eq!(updating.ready_changed_at, "t0");
+        assert_eq!(updating.progressing_changed_at, "t1");
+        assert_eq!(updating.degraded_changed_at, "t0");
+        let failed = updating.transition(Phase::Failed, "ProviderError", "boom", "t2");
+        assert_eq!(failed.ready_changed_at, "t2");
+        assert_eq!(failed.progressing_changed_at, "t2");
+        assert_eq!(failed.degraded_changed_at, "t2");
+        let conds = failed.conditions();
+        assert_eq!(conds.len(), 3);
+        assert_eq!(conds[2].status, "True");
+        assert_eq!(conds[2].reason, "ProviderError");
+    }
+}

@@ -1,0 +1,93 @@
+//! Cluster phases and the Kubernetes-style conditions derived from them.
+
+use serde::Serialize;
+
+/// Where a cluster is in its life. `Deleted` is internal: the tombstone a finished teardown
+/// leaves so that `resourceVersion` keeps counting up if the name is created again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Phase {
+    /// Accepted, no workflow has picked it up yet.
+    Pending,
+    /// The first rollout is running.
+    Provisioning,
+    /// Serving, and (when `observedGeneration == generation`) done.
+    Running,
+    /// A version change is rolling out.
+    Upgrading,
+    /// A resources or alerts change is rolling out.
+    Updating,
+    /// Teardown is running; the cluster disappears when it ends.
+    Deleting,
+    /// The workflow gave up; a condition says why and a later PATCH retries.
+    Failed,
+    /// Internal tombstone of a deleted cluster: never shown, reads as 404.
+    Deleted,
+}
+
+impl Phase {
+    /// The phase as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Pending => "Pending",
+            Phase::Provisioning => "Provisioning",
+            Phase::Running => "Running",
+            Phase::Upgrading => "Upgrading",
+            Phase::Updating => "Updating",
+            Phase::Deleting => "Deleting",
+            Phase::Failed => "Failed",
+            Phase::Deleted => "Deleted",
+        }
+    }
+
+    /// Parses a stored phase.
+    pub fn parse(s: &str) -> Option<Phase> {
+        [
+            Phase::Pending,
+            Phase::Provisioning,
+            Phase::Running,
+            Phase::Upgrading,
+            Phase::Updating,
+            Phase::Deleting,
+            Phase::Failed,
+            Phase::Deleted,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+    }
+
+    /// Whether a rollout or teardown is in progress in this phase.
+    pub fn is_progressing(self) -> bool {
+        matches!(
+            self,
+            Phase::Pending | Phase::Provisioning | Phase::Upgrading | Phase::Updating | Phase::Deleting
+        )
+    }
+}
+
+/// A condition type; one entry per type in `status.conditions`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ConditionType {
+    /// The cluster serves requests.
+    Ready,
+    /// A rollout or teardown is under way.
+    Progressing,
+    /// The workflow failed.
+    Degraded,
+}
+
+/// A Kubernetes-style condition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    /// Which condition.
+    #[serde(rename = "type")]
+    pub type_: ConditionType,
+    /// `"True"`, `"False"` or `"Unknown"`.
+    pub status: &'static str,
+    /// CamelCase machine-readable reason.
+    pub reason: String,
+    /// Human-readable message.
+    pub message: String,
+    /// When `status` last flipped.
+    pub last_transition_time: String,
+}

@@ -1,0 +1,506 @@
+//! The DynamoDB store. Every write carries a condition; a failed condition becomes a named
+//! outcome (never a string), and the item DynamoDB returns with the failure
+//! (`ReturnValuesOnConditionCheckFailure = ALL_OLD`) tells "my own write already landed" (the SDK
+//! retried after a lost reply) from a real conflict, without a second read.
+
+pub mod item;
+pub mod schema;
+
+use crate::domain::{
+    apikey::{KeyId, Role},
+    cluster::Cluster,
+    etag::ResourceVersion,
+    names::{ClusterName, TenantName},
+    phase::Phase,
+};
+use aws_sdk_dynamodb::{
+    error::SdkError,
+    operation::update_item::UpdateItemError,
+    types::{AttributeValue, KeysAndAttributes, ReturnValue, ReturnValuesOnConditionCheckFailure},
+    Client,
+};
+use item::{Item, ItemExt};
+use schema::{attr, *};
+use std::collections::HashMap;
+
+/// A store failure that is not a domain outcome: the caller answers 500.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The SDK call failed (after its own retries of throttling and transient errors).
+    #[error("DynamoDB {operation} failed: {message}")]
+    Sdk {
+        /// Operation name.
+        operation: &'static str,
+        /// Display of the SDK error (service code and message).
+        message: String,
+    },
+    /// An item did not have the shape we write.
+    #[error("stored item is malformed: {0}")]
+    Corrupt(String),
+}
+
+fn sdk_err<E, R>(operation: &'static str) -> impl FnOnce(SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    move |e| StoreError::Sdk {
+        operation,
+        message: aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string(),
+    }
+}
+
+/// A stored API key record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    /// Key id.
+    pub id: KeyId,
+    /// Owning tenant.
+    pub tenant: String,
+    /// Role.
+    pub role: Role,
+    /// SHA-256 of the whole key, hex.
+    pub secret_hash: String,
+    /// Display name.
+    pub display_name: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// Who created it.
+    pub created_by: String,
+    /// Expiry, RFC 3339, if any.
+    pub expires_at: Option<String>,
+}
+
+/// A stored tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantRecord {
+    /// Tenant name.
+    pub name: String,
+    /// Plan name.
+    pub plan: String,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// What one request needs to decide: the caller's key, and optionally the tenant and a cluster,
+/// fetched together in one consistent `BatchGetItem`.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// The key record, if it exists.
+    pub key: Option<ApiKeyRecord>,
+    /// The tenant record, if asked for and present.
+    pub tenant: Option<TenantRecord>,
+    /// The cluster, if asked for and present (tombstones read as absent).
+    pub cluster: Option<Cluster>,
+}
+
+/// Outcome of a conditional cluster write.
+#[derive(Debug)]
+pub enum WriteOutcome {
+    /// The write landed; here is the cluster after it.
+    Written(Cluster),
+    /// The condition failed because of someone else's write; here is what is there now
+    /// (`None`: nothing, or a tombstone).
+    Conflict(Option<Cluster>),
+}
+
+/// The DynamoDB-backed store.
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+fn n(v: u64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+impl Store {
+    /// Wraps a client and table name.
+    pub fn new(client: Client, table: String) -> Self {
+        Self { client, table }
+    }
+
+    /// The table name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The SDK client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Reads the key, and optionally the tenant and a cluster, in one strongly consistent
+    /// `BatchGetItem` (retrying unprocessed keys, which DynamoDB returns under throttling).
+    ///
+    /// # Errors
+    /// [`StoreError`] when DynamoDB fails or an item is malformed.
+    pub async fn snapshot(
+        &self,
+        key: &KeyId,
+        tenant: Option<&TenantName>,
+        cluster: Option<&ClusterName>,
+    ) -> Result<Snapshot, StoreError> {
+        let mut keys = vec![item::key(apikey_pk(key.hex()), APIKEY_SK)];
+        if let Some(t) = tenant {
+            keys.push(item::key(tenant_pk(t.as_str()), TENANT_SK));
+            if let Some(c) = cluster {
+                keys.push(item::key(tenant_pk(t.as_str()), cluster_sk(c.as_str())));
+            }
+        }
+        let mut found = Vec::new();
+        let mut pending = Some(keys);
+        while let Some(keys) = pending.take() {
+            let ka = KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, ka)
+                .send()
+                .await
+                .map_err(sdk_err("BatchGetItem"))?;
+            if let Some(mut responses) = out.responses {
+                found.extend(responses.remove(&self.table).unwrap_or_default());
+            }
+            pending = out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.table))
+                .map(|ka| ka.keys)
+                .filter(|k| !k.is_empty());
+        }
+        let mut snap = Snapshot::default();
+        for it in found {
+            let sk = it.str_attr(SK)?;
+            if sk == APIKEY_SK {
+                snap.key = Some(item::api_key_from(&it)?);
+            } else if sk == TENANT_SK {
+                snap.tenant = Some(item::tenant_from(&it)?);
+            } else {
+                snap.cluster = item::cluster_from(&it)?;
+            }
+        }
+        Ok(snap)
+    }
+
+    /// Creates a cluster (or re-creates one over a tombstone) with one conditional `UpdateItem`.
+    /// `resourceVersion` continues from the tombstone's, so it never repeats for the name.
+    ///
+    /// # Errors
+    /// [`StoreError`] on DynamoDB failure.
+    pub async fn create_cluster(&self, c: &Cluster, token: &str) -> Result<WriteOutcome, StoreError> {
+        let mut values = item::spec_values(c);
+        values.extend([
+            (":tenant".into(), s(c.tenant.as_str())),
+            (":name".into(), s(c.name.as_str())),
+            (":display".into(), s(c.display_name.as_str())),
+            (":ctype".into(), s(c.cluster_type.as_str())),
+            (":gen".into(), n(c.generation)),
+            (":created".into(), s(&c.created_at)),
+            (":phase".into(), s(c.status.phase.as_str())),
+            (":observed".into(), n(c.status.observed_generation)),
+            (":ready_at".into(), s(&c.status.ready_changed_at)),
+            (":progressing_at".into(), s(&c.status.progressing_changed_at)),
+            (":degraded_at".into(), s(&c.status.degraded_changed_at)),
+            (":token".into(), s(token)),
+            (":zero".into(), n(0)),
+            (":one".into(), n(1)),
+            (":deleted".into(), s(Phase::Deleted.as_str())),
+        ]);
+        let update = "SET #tenant = :tenant, #name = :name, #display = :display, #ctype = :ctype, \
+             #version = :version, #cpu = :cpu, #memory = :memory, #storage = :storage, \
+             #alerts = :alerts, #gen = :gen, #created = :created, #updated = :updated, \
+             #phase = :phase, #observed = :observed, #ready_at = :ready_at, \
+             #progressing_at = :progressing_at, #degraded_at = :degraded_at, #token = :token, \
+             #rv = if_not_exists(#rv, :zero) + :one, #inc = if_not_exists(#rv, :zero) + :one \
+             REMOVE #endpoint, #k8s, #metrics, #reason, #message";
+        self.conditional_update(c, update, COND_CREATE_CLUSTER, values, token).await
+    }
+
+    /// Writes a new spec (and bumped generation) if the cluster is still at `expected`.
+    ///
+    /// # Errors
+    /// [`StoreError`] on DynamoDB failure.
+    pub async fn update_spec(
+        &self,
+        next: &Cluster,
+        expected: ResourceVersion,
+        token: &str,
+    ) -> Result<WriteOutcome, StoreError> {
+        let mut values = item::spec_values(next);
+        values.extend([
+            (":gen".into(), n(next.generation)),
+            (":new_rv".into(), n(next.resource_version.0)),
+            (":expected_rv".into(), n(expected.0)),
+            (":token".into(), s(token)),
+        ]);
+        let update = "SET #version = :version, #cpu = :cpu, #memory = :memory, \
+             #storage = :storage, #alerts = :alerts, #gen = :gen, #updated = :updated, \
+             #rv = :new_rv, #token = :token";
+        self.conditional_update(next, update, COND_SAME_VERSION, values, token).await
+    }
+
+    /// Moves a cluster to `Deleting` (bumping generation, which starts the teardown) if it is
+    /// still at `expected`.
+    ///
+    /// # Errors
+    /// [`StoreError`] on DynamoDB failure.
+    pub async fn mark_deleting(
+        &self,
+        next: &Cluster,
+        expected: ResourceVersion,
+        token: &str,
+    ) -> Result<WriteOutcome, StoreError> {
+        let st = &next.status;
+        let values: Item = HashMap::from([
+            (":gen".into(), n(next.generation)),
+            (":new_rv".into(), n(next.resource_version.0)),
+            (":expected_rv".into(), n(expected.0)),
+            (":token".into(), s(token)),
+            (":updated".into(), s(&next.updated_at)),
+            (":phase".into(), s(st.phase.as_str())),
+            (":reason".into(), s(st.reason.clone().unwrap_or_default())),
+            (":message".into(), s(st.message.clone().unwrap_or_default())),
+            (":ready_at".into(), s(&st.ready_changed_at)),
+            (":progressing_at".into(), s(&st.progressing_changed_at)),
+            (":degraded_at".into(), s(&st.degraded_changed_at)),
+        ]);
+        let update = "SET #phase = :phase, #reason = :reason, #message = :message, \
+             #ready_at = :ready_at, #progressing_at = :progressing_at, \
+             #degraded_at = :degraded_at, #gen = :gen, #updated = :updated, #rv = :new_rv, \
+             #token = :token";
+        self.conditional_update(next, update, COND_SAME_VERSION, values, token).await
+    }
+
+    async fn conditional_update(
+        &self,
+        c: &Cluster,
+        update: &str,
+        condition: &str,
+        values: Item,
+        token: &str,
+    ) -> Result<WriteOutcome, StoreError> {
+        let expr = format!("{update} {condition}");
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item::key(tenant_pk(c.tenant.as_str()), cluster_sk(c.name.as_str()))))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(item::names_used(&expr)))
+            .set_expression_attribute_values(Some(item::values_used(&expr, values)))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match res {
+            Ok(out) => {
+                let attrs = out.attributes.unwrap_or_default();
+                let cluster = item::cluster_from(&attrs)?
+                    .ok_or_else(|| StoreError::Corrupt("write returned no cluster".into()))?;
+                Ok(WriteOutcome::Written(cluster))
+            }
+            Err(SdkError::ServiceError(se)) => match se.into_err() {
+                UpdateItemError::ConditionalCheckFailedException(ccf) => {
+                    let old = match ccf.item {
+                        Some(it) => item::cluster_from(&it)?,
+                        None => None,
+                    };
+                    // Our own write landed and its reply was lost; the SDK's retry then failed
+                    // the condition against our own result. That is success, not a conflict.
+                    if let Some(old) = old.as_ref().filter(|o| o.write_token.as_deref() == Some(token)) {
+                        return Ok(WriteOutcome::Written(old.clone()));
+                    }
+                    Ok(WriteOutcome::Conflict(old))
+                }
+                other => Err(StoreError::Sdk {
+                    operation: "UpdateItem",
+                    message: aws_sdk_dynamodb::error::DisplayErrorContext(&other).to_string(),
+                }),
+            },
+            Err(e) => Err(sdk_err("UpdateItem")(e)),
+        }
+    }
+
+    /// Turns a cluster whose teardown finished into a tombstone (the workflow's last write; the
+    /// state machine issues the same `UpdateItem`). Returns whether it was still there to retire.
+    ///
+    /// # Errors
+    /// [`StoreError`] on DynamoDB failure.
+    pub async fn finish_deletion(
+        &self,
+        tenant: &TenantName,
+        name: &ClusterName,
+        generation: u64,
+    ) -> Result<bool, StoreError> {
+        let update = "SET #phase = :deleted, #rv = #rv + :one REMOVE #tenant, #name, #display, \
+             #ctype, #version, #cpu, #memory, #storage, #alerts, #gen, #created, #updated, \
+             #observed, #ready_at, #progressing_at, #degraded_at, #token, #inc, #endpoint, #k8s, \
+             #metrics, #reason, #message";
+        let expr = format!("{update} {COND_FINISH_DELETION}");
+        let values: Item = HashMap::from([
+            (":deleted".into(), s(Phase::Deleted.as_str())),
+            (":deleting".into(), s(Phase::Deleting.as_str())),
+            (":one".into(), n(1)),
+            (":gen".into(), n(generation)),
+        ]);
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item::key(tenant_pk(tenant.as_str()), cluster_sk(name.as_str()))))
+            .update_expression(update)
+            .condition_expression(COND_FINISH_DELETION)
+            .set_expression_attribute_names(Some(item::names_used(&expr)))
+            .set_expression_attribute_values(Some(item::values_used(&expr, values)))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(se)) if se.err().is_conditional_check_failed_exception() => {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_err("UpdateItem")(e)),
+        }
+    }
+
+    /// One page of a tenant's clusters in name order, starting after `after`. Returns up to
+    /// `limit` clusters (all when `None`) and whether more remain.
+    ///
+    /// # Errors
+    /// [`StoreError`] on DynamoDB failure.
+    pub async fn list_clusters(
+        &self,
+        tenant: &TenantName,
+        limit: Option<usize>,
+        after: Option<&ClusterName>,
+    ) -> Result<(Vec<Cluster>, bool), StoreError> {
+        let mut clusters = Vec::new();
+        let mut start = after.map(|a| item::key(tenant_pk(tenant.as_str()), cluster_sk(a.as_str())));
+        // One more than asked for tells whether another page exists.
+        let want = limit.map(|l| l + 1);
+        loop {
+            let mut q = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .filter_expression("#phase <> :deleted")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_names("#phase", attr::PHASE)
+                .expression_attribute_values(":pk", s(tenant_pk(tenant.as_str())))
+                .expression_attribute_values(":prefix", s(CLUSTER_SK_PREFIX))
+                .expression_attribute_values(":deleted", s(Phase::Deleted.as_str()))
+                .set_exclusive_start_key(start.take());
+            if let Some(w) = want {
+                let page = i32::try_from(w - clusters.len()).unwrap_or(i32::MAX);
+                q = q.limit(page);
+            }
+            let out = q.send().await.map_err(sdk_err("Query"))?;
+            for it in out.items.unwrap_or_default() {
+                if let Some(c) = item::cluster_from(&it)? {
+                    clusters.push(c);
+                }
+            }
+            let full = want.is_some_and(|w| clusters.len() >= w);
+            match out.last_evaluated_key {
+                Some(k) if !full => start = Some(k),
+                _ => break,
+            }
+        }
+        let more = limit.is_some_and(|l| clusters.len() > l);
+        if let Some(l) = limit {
+            clusters.truncate(l);
+        }
+        Ok((clusters, more))
+    }
+
+    /// Creates a tenant record.
+    ///
+    /// # Errors
+    /// [`StoreError`] on DynamoDB failure; `Ok(false)` when the tenant exists already.
+    pub async fn create_tenant(&self, t: &TenantRecord) -> Result<bool, StoreError> {
+        let mut it = item::key(tenant_pk(&t.name), TENANT_SK);
+        it.insert(attr::TENANT.into(), s(&t.name));
+        it.insert(attr::PLAN.into(), s(&t.plan));
+        it.insert(attr::CREATED_AT.into(), s(&t.created_at));
+        self.put_new(it).await
+    }
+
+    /// Stores a new API key record.
+    ///
+    /// # Errors
+    /// [`StoreError`] on DynamoDB failure; `Ok(false)` when the id is taken.
+    pub async fn create_api_key(&self, k: &ApiKeyRecord) -> Result<bool, StoreError> {
+        self.put_new(item::api_key_item(k)).await
+    }
+
+    /// Revokes a key: removes its record, so the next request with it is 401.
+    ///
+    /// # Errors
+    /// [`StoreError`] on DynamoDB failure; `Ok(false)` when there was no such key.
+    pub async fn revoke_api_key(&self, id: &KeyId) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(item::key(apikey_pk(id.hex()), APIKEY_SK)))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(se)) if se.err().is_conditional_check_failed_exception() => {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_err("DeleteItem")(e)),
+        }
+    }
+
+    /// Reads a tenant record (consistent).
+    ///
+    /// # Errors
+    /// [`StoreError`] on DynamoDB failure.
+    pub async fn get_tenant(&self, tenant: &str) -> Result<Option<TenantRecord>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(item::key(tenant_pk(tenant), TENANT_SK)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_err("GetItem"))?;
+        out.item.map(|it| item::tenant_from(&it)).transpose()
+    }
+
+    async fn put_new(&self, it: Item) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(it))
+            .condition_expression(COND_NEW_ITEM)
+            .expression_attribute_names("#pk", PK)
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(se)) if se.err().is_conditional_check_failed_exception() => {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_err("PutItem")(e)),
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! The single-table layout: keys, attribute names and every condition expression, each with a
+//! comment saying which states it admits. Attribute names are always sent as `#placeholders`
+//! (`name`, `status` and friends are DynamoDB reserved words).
+//!
+//! | item      | pk                 | sk                |
+//! |-----------|--------------------|-------------------|
+//! | tenant    | `TENANT#<tenant>`  | `TENANT`          |
+//! | cluster   | `TENANT#<tenant>`  | `CLUSTER#<name>`  |
+//! | API key   | `APIKEY#<8 hex>`   | `APIKEY`          |
+//!
+//! A deleted cluster is not removed: the teardown's last write turns it into a tombstone
+//! (`phase = Deleted`) that keeps `resourceVersion`, so a re-created cluster continues the count
+//! and an ETag of a deleted incarnation can never match the new one.
+
+/// Partition key attribute.
+pub const PK: &str = "pk";
+/// Sort key attribute.
+pub const SK: &str = "sk";
+
+/// Sort key of the tenant item.
+pub const TENANT_SK: &str = "TENANT";
+/// Sort key of an API key item.
+pub const APIKEY_SK: &str = "APIKEY";
+/// Sort key prefix of cluster items.
+pub const CLUSTER_SK_PREFIX: &str = "CLUSTER#";
+
+/// Partition key of everything a tenant owns.
+pub fn tenant_pk(tenant: &str) -> String {
+    format!("TENANT#{tenant}")
+}
+/// Sort key of a cluster.
+pub fn cluster_sk(name: &str) -> String {
+    format!("{CLUSTER_SK_PREFIX}{name}")
+}
+/// Partition key of an API key.
+pub fn apikey_pk(id_hex: &str) -> String {
+    format!("APIKEY#{id_hex}")
+}
+
+/// Cluster and tenant attribute names.
+pub mod attr {
+    /// Owning tenant (on clusters and keys).
+    pub const TENANT: &str = "tenant";
+    /// Cluster name.
+    pub const NAME: &str = "name";
+    /// Display name.
+    pub const DISPLAY_NAME: &str = "displayName";
+    /// `shared` | `dedicated`.
+    pub const CLUSTER_TYPE: &str = "clusterType";
+    /// Requested minor, `1.32`.
+    pub const VERSION: &str = "version";
+    /// Resources in effect.
+    pub const CPU: &str = "cpu";
+    /// Resources in effect.
+    pub const MEMORY: &str = "memory";
+    /// Resources in effect.
+    pub const STORAGE: &str = "storage";
+    /// Alerts as a JSON string (a native map would hit DynamoDB's 32-level and 38-digit limits).
+    pub const ALERTS: &str = "alerts";
+    /// Spec generation (N).
+    pub const GENERATION: &str = "generation";
+    /// Write counter (N), the ETag.
+    pub const RESOURCE_VERSION: &str = "resourceVersion";
+    /// `resourceVersion` at creation (N): identifies this incarnation of the name.
+    pub const INCARNATION: &str = "incarnation";
+    /// RFC 3339.
+    pub const CREATED_AT: &str = "createdAt";
+    /// RFC 3339.
+    pub const UPDATED_AT: &str = "updatedAt";
+    /// Phase.
+    pub const PHASE: &str = "phase";
+    /// API server URL.
+    pub const ENDPOINT: &str = "endpoint";
+    /// Running patch version.
+    pub const KUBERNETES_VERSION: &str = "kubernetesVersion";
+    /// Generation the last finished rollout served (N).
+    pub const OBSERVED_GENERATION: &str = "observedGeneration";
+    /// Reason of the latest phase change.
+    pub const REASON: &str = "statusReason";
+    /// Message of the latest phase change.
+    pub const MESSAGE: &str = "statusMessage";
+    /// When `Ready` last flipped.
+    pub const READY_AT: &str = "readyChangedAt";
+    /// When `Progressing` last flipped.
+    pub const PROGRESSING_AT: &str = "progressingChangedAt";
+    /// When `Degraded` last flipped.
+    pub const DEGRADED_AT: &str = "degradedChangedAt";
+    /// Metrics as a JSON string.
+    pub const METRICS: &str = "metrics";
+    /// Request token of the API write that produced this version.
+    pub const WRITE_TOKEN: &str = "writeToken";
+    /// Tenant plan name.
+    pub const PLAN: &str = "plan";
+    /// Key role.
+    pub const ROLE: &str = "role";
+    /// SHA-256 of the whole key, hex.
+    pub const SECRET_HASH: &str = "secretHash";
+    /// Key expiry, RFC 3339.
+    pub const EXPIRES_AT: &str = "expiresAt";
+    /// Who created the key.
+    pub const CREATED_BY: &str = "createdBy";
+}
+
+/// Create a cluster. Admits: no item under this name ever (`attribute_not_exists`), or the
+/// tombstone of a finished deletion (`phase = Deleted`). Refuses a live cluster and one still
+/// `Deleting` (both 409).
+pub const COND_CREATE_CLUSTER: &str = "attribute_not_exists(#pk) OR #phase = :deleted";
+
+/// Spec change or delete of a cluster. Admits exactly the version the request read, which (after
+/// the If-Match check against that read) is also the version the caller named. Any write in
+/// between (another PATCH, a status write of the workflow) makes it fail: the use case then
+/// re-reads, and either reports 412 (the caller named a version) or retries.
+///
+/// ```text
+///   read rv=7 ──► check If-Match, phase, rules ──► UpdateItem … IF resourceVersion = 7
+///                           another writer: rv 7 → 8 ──┘ fails → 412 or retry
+/// ```
+pub const COND_SAME_VERSION: &str = "#rv = :expected_rv";
+
+/// Create a tenant. Admits only a new tenant name.
+pub const COND_NEW_ITEM: &str = "attribute_not_exists(#pk)";
+
+/// Turn a finished teardown into a tombstone. Admits only the `Deleting` cluster of the
+/// generation the teardown served: a newer generation (there is none after a delete, but a
+/// re-created incarnation starts again at 1) or a cluster not deleting is left alone.
+pub const COND_FINISH_DELETION: &str = "#phase = :deleting AND #gen = :gen";

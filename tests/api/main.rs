@@ -1,0 +1,12 @@
+//! Integration tests of the cluster API, through the router (API Gateway events → the Lambda
+//! handlers) against the emulator via the real SDK. Each test gets its own table and tenant.
+
+mod auth;
+mod calls;
+mod create;
+mod etag;
+mod faults;
+mod list;
+mod openapi;
+mod patch_delete;
+mod races;

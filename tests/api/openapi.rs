@@ -1,0 +1,54 @@
+//! `infra/openapi.yaml` is the contract: every route the router serves is in it with the
+//! statuses the handlers can answer, and it documents no route we do not serve.
+
+use kupe_local::{Route, BASE_PATH};
+use kupe_tests::repo_root;
+use serde_yaml::Value;
+
+fn spec() -> Value {
+    let text = std::fs::read_to_string(repo_root().join("infra/openapi.yaml")).expect("openapi.yaml");
+    serde_yaml::from_str(&text).expect("valid YAML")
+}
+
+fn statuses(route: Route) -> &'static [&'static str] {
+    match route {
+        Route::CreateCluster => &["201", "400", "401", "403", "409", "500"],
+        Route::ListClusters => &["200", "400", "401", "403", "500"],
+        Route::GetCluster => &["200", "304", "400", "401", "403", "404", "500"],
+        Route::UpdateCluster => &["200", "400", "401", "403", "404", "409", "412", "500"],
+        Route::DeleteCluster => &["204", "400", "401", "403", "404", "412", "500"],
+    }
+}
+
+#[test]
+fn every_served_route_is_in_the_contract_with_its_statuses() {
+    let spec = spec();
+    assert_eq!(spec["servers"][0]["url"].as_str(), Some(BASE_PATH));
+    for route in Route::ALL {
+        let method = route.method().as_str().to_lowercase();
+        let op = &spec["paths"][route.resource()][method.as_str()];
+        assert!(op.is_mapping(), "{route:?}: {} {} missing", route.method(), route.resource());
+        for status in statuses(route) {
+            assert!(!op["responses"][*status].is_null(), "{route:?} does not document {status}");
+        }
+    }
+}
+
+#[test]
+fn the_contract_documents_no_route_we_do_not_serve() {
+    let spec = spec();
+    let paths = spec["paths"].as_mapping().expect("paths");
+    for (path, ops) in paths {
+        let path = path.as_str().unwrap();
+        for (method, _) in ops.as_mapping().unwrap() {
+            let method = method.as_str().unwrap();
+            if method == "parameters" {
+                continue;
+            }
+            let served = Route::ALL
+                .iter()
+                .any(|r| r.resource() == path && r.method().as_str().eq_ignore_ascii_case(method));
+            assert!(served, "{method} {path} is documented but not served");
+        }
+    }
+}

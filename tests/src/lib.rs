@@ -1,0 +1,359 @@
+//! Test harness: the emulator (moto server behind our serializing wrapper), a fresh table and
+//! tenant per test, API keys, an SDK interceptor that counts AWS calls, and a request builder
+//! that goes through the same router (API Gateway event → handler) the local stack uses.
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::{
+    config::{Credentials, Intercept},
+    types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType},
+};
+use aws_smithy_runtime_api::{
+    box_error::BoxError,
+    client::{
+        interceptors::context::BeforeTransmitInterceptorContextRef,
+        orchestrator::Metadata,
+        runtime_components::RuntimeComponents,
+    },
+};
+use aws_smithy_types::config_bag::ConfigBag;
+use kupe_local::{dispatch, PlainRequest};
+use kupe_shared::{admin, store::Store, Ctx};
+use lambda_http::{
+    http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode},
+    Body,
+};
+use serde_json::Value;
+use std::{
+    collections::HashMap,
+    io::{BufRead, BufReader},
+    path::PathBuf,
+    process::{Command, Stdio},
+    sync::{Arc, Mutex, OnceLock},
+};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The emulator's URL: `KUPE_EMULATOR_URL` when the caller started one (as `make test` does, so
+/// every test process shares it), otherwise one started here for this process, on a free port.
+pub fn emulator_url() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        if let Ok(url) = std::env::var("KUPE_EMULATOR_URL") {
+            return url;
+        }
+        let root = repo_root();
+        let python = root.join(".venv/bin/python");
+        let mut child = Command::new(&python)
+            .arg(root.join("infra/emulator/serve.py"))
+            .args(["--port", "0", "--parent-pid", &std::process::id().to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {} (run `make venv`): {e}", python.display()));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("emulator output");
+        let port = line.trim().strip_prefix("READY ").unwrap_or_else(|| panic!("emulator said {line:?}"));
+        format!("http://127.0.0.1:{port}")
+    })
+}
+
+/// SDK configuration pointing at the emulator.
+pub fn sdk_config() -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(emulator_url())
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            Credentials::new("test", "test", None, None, "kupe-tests"),
+        ))
+        .build()
+}
+
+/// Counts AWS operations (and attempts, which include the SDK's own retries) by name.
+#[derive(Debug, Clone, Default)]
+pub struct CallCounter {
+    ops: Arc<Mutex<Vec<String>>>,
+    attempts: Arc<Mutex<usize>>,
+}
+
+impl CallCounter {
+    /// Operations since the last reset, in order.
+    pub fn operations(&self) -> Vec<String> {
+        self.ops.lock().unwrap().clone()
+    }
+    /// Transmission attempts since the last reset.
+    pub fn attempts(&self) -> usize {
+        *self.attempts.lock().unwrap()
+    }
+    /// Forgets what was counted.
+    pub fn reset(&self) {
+        self.ops.lock().unwrap().clear();
+        *self.attempts.lock().unwrap() = 0;
+    }
+}
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "CallCounter"
+    }
+
+    // Serialization happens once per operation (retries re-send the same request), and by then
+    // the operation's metadata is in the config bag.
+    fn read_after_serialization(
+        &self,
+        _ctx: &BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let name = cfg.load::<Metadata>().map_or("?", |m| m.name()).to_string();
+        self.ops.lock().unwrap().push(name);
+        Ok(())
+    }
+
+    fn read_before_attempt(
+        &self,
+        _ctx: &BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        *self.attempts.lock().unwrap() += 1;
+        Ok(())
+    }
+}
+
+/// Creates the table as `template.yaml` declares it.
+pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) {
+    let attr = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let key = |n: &str, t| KeySchemaElement::builder().attribute_name(n).key_type(t).build().unwrap();
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("sk"))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .send()
+        .await
+        .expect("create table");
+}
+
+/// A response as a test sees it.
+#[derive(Debug)]
+pub struct TestResponse {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body parsed as JSON (`Null` when empty).
+    pub body: Value,
+}
+
+impl TestResponse {
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    /// The `ETag`.
+    pub fn etag(&self) -> String {
+        self.header("etag").expect("ETag header").to_string()
+    }
+    /// The error message of an error body.
+    pub fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or_else(|| panic!("no error in {:?}", self.body))
+    }
+}
+
+/// One isolated world: a fresh table, a tenant, and its keys.
+pub struct TestApp {
+    /// Context the handlers run with (its client counts calls).
+    pub ctx: Ctx,
+    /// The call counter on that client.
+    pub calls: CallCounter,
+    /// Table name.
+    pub table: String,
+    /// The tenant.
+    pub tenant: String,
+    /// An admin key of the tenant.
+    pub admin: String,
+    /// A readonly key of the tenant.
+    pub readonly: String,
+}
+
+/// A short random lowercase suffix.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+}
+
+impl TestApp {
+    /// A fresh table with a `pro` tenant and an admin and a readonly key.
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with_plan("pro").await
+    }
+
+    /// A fresh table with a tenant on `plan`.
+    pub async fn spawn_with_plan(plan: &str) -> TestApp {
+        let sdk = sdk_config();
+        let calls = CallCounter::default();
+        let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(calls.clone()).build();
+        let client = aws_sdk_dynamodb::Client::from_conf(conf);
+        let table = unique("kupe-test");
+        create_table(&client, &table).await;
+        let ctx = Ctx { store: Store::new(client, table.clone()) };
+        let tenant = unique("acme");
+        admin::create_tenant(&ctx.store, &tenant, Some(plan)).await.expect("tenant");
+        let mut app = TestApp { ctx, calls, table, tenant, admin: String::new(), readonly: String::new() };
+        app.admin = app.key(&app.tenant.clone(), "admin", None).await;
+        app.readonly = app.key(&app.tenant.clone(), "readonly", None).await;
+        app.calls.reset();
+        app
+    }
+
+    /// Creates a tenant in this table.
+    pub async fn tenant(&self, plan: &str) -> String {
+        let name = unique("other");
+        admin::create_tenant(&self.ctx.store, &name, Some(plan)).await.expect("tenant");
+        name
+    }
+
+    /// Issues a key.
+    pub async fn key(&self, tenant: &str, role: &str, expires_at: Option<&str>) -> String {
+        let new = admin::NewKey {
+            tenant,
+            role,
+            display_name: "test",
+            expires_at,
+            created_by: "tests",
+            fixed_key: None,
+        };
+        admin::create_api_key(&self.ctx.store, &new).await.expect("key").key.expose().to_string()
+    }
+
+    /// The collection path of this tenant's clusters.
+    pub fn clusters(&self) -> String {
+        format!("/api/v1/tenants/{}/clusters", self.tenant)
+    }
+
+    /// The path of one cluster.
+    pub fn cluster(&self, name: &str) -> String {
+        format!("/api/v1/tenants/{}/clusters/{name}", self.tenant)
+    }
+
+    /// Starts a request with the admin key.
+    pub fn req(&self, method: Method, path: &str) -> Req<'_> {
+        Req {
+            app: self,
+            inner: PlainRequest {
+                method,
+                path: path.to_string(),
+                source_ip: "198.51.100.7".into(),
+                ..Default::default()
+            },
+            key: Some(self.admin.clone()),
+        }
+    }
+
+    /// Creates a cluster with defaults and the given name; panics unless 201.
+    pub async fn create(&self, name: &str) -> TestResponse {
+        let resp = self
+            .req(Method::POST, &self.clusters())
+            .json(serde_json::json!({"name": name, "displayName": format!("Cluster {name}"), "type": "shared"}))
+            .send()
+            .await;
+        assert_eq!(resp.status, StatusCode::CREATED, "{:?}", resp.body);
+        resp
+    }
+
+    /// Every item in the table (a Scan: test-only), to prove a rejected request wrote nothing.
+    pub async fn items(&self) -> Vec<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        let out = self.ctx.store.client().scan().table_name(&self.table).consistent_read(true).send().await.expect("scan");
+        let mut items = out.items.unwrap_or_default();
+        items.sort_by_key(|i| format!("{:?}{:?}", i.get("pk"), i.get("sk")));
+        items
+    }
+
+    /// Arms a fault in the emulator, scoped to this test's table.
+    pub async fn arm_fault(&self, target: &str, action: &str) {
+        let body = serde_json::json!({"target": target, "action": action, "match": self.table, "count": 1});
+        post_json(&format!("{}/_kupe/faults", emulator_url()), &body.to_string());
+    }
+}
+
+fn post_json(url: &str, body: &str) {
+    // A tiny blocking HTTP/1.1 POST, to keep the harness free of an HTTP client dependency.
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("http url");
+    let (host, path) = rest.split_once('/').map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
+    let mut s = std::net::TcpStream::connect(host).expect("connect emulator");
+    write!(s, "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    assert!(resp.starts_with("HTTP/1.1 204") || resp.starts_with("HTTP/1.0 204"), "{resp}");
+}
+
+/// A request being built.
+pub struct Req<'a> {
+    app: &'a TestApp,
+    inner: PlainRequest,
+    key: Option<String>,
+}
+
+impl Req<'_> {
+    /// Uses this key (or none).
+    pub fn key(mut self, key: Option<&str>) -> Self {
+        self.key = key.map(str::to_string);
+        self
+    }
+    /// Adds a header.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.inner.headers.append(
+            HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            HeaderValue::from_str(value).unwrap(),
+        );
+        self
+    }
+    /// Adds a query parameter.
+    pub fn query(mut self, name: &str, value: &str) -> Self {
+        self.inner.query.push((name.into(), value.into()));
+        self
+    }
+    /// A JSON body with `Content-Type: application/json`.
+    pub fn json(self, v: Value) -> Self {
+        self.raw("application/json", v.to_string().as_bytes())
+    }
+    /// A raw body with a content type.
+    pub fn raw(mut self, content_type: &str, body: &[u8]) -> Self {
+        self.inner.body = body.to_vec();
+        self.header("content-type", content_type)
+    }
+    /// Sends it through the router.
+    pub async fn send(mut self) -> TestResponse {
+        if let Some(k) = &self.key {
+            let v = HeaderValue::from_str(&format!("Bearer {k}")).unwrap();
+            self.inner.headers.insert("authorization", v);
+        }
+        let resp = dispatch(&self.app.ctx, self.inner).await;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = match resp.body() {
+            Body::Text(t) => serde_json::from_str(t).expect("JSON body"),
+            Body::Binary(b) => serde_json::from_slice(b).expect("JSON body"),
+            _ => Value::Null,
+        };
+        assert!(headers.contains_key("x-request-id"), "every response carries X-Request-Id");
+        TestResponse { status, headers, body }
+    }
+}
+
+/// Shorthand for methods.
+pub use lambda_http::http::Method as M;
