@@ -33,12 +33,17 @@ pub enum AdminError {
 ///
 /// # Errors
 /// [`AdminError`] for a bad name or plan, an existing tenant, or a store failure.
-pub async fn create_tenant(store: &Store, name: &str, plan: Option<&str>) -> Result<TenantRecord, AdminError> {
+pub async fn create_tenant(
+    store: &Store,
+    name: &str,
+    plan: Option<&str>,
+) -> Result<TenantRecord, AdminError> {
     let name = TenantName::parse(name).map_err(|e| AdminError::Invalid(e.to_string()))?;
     let plan = match plan {
         None => Plan::default_plan(),
-        Some(p) => Plan::by_name(p)
-            .ok_or_else(|| AdminError::Invalid(format!("unknown plan {p} (plans: {})", Plan::names())))?,
+        Some(p) => Plan::by_name(p).ok_or_else(|| {
+            AdminError::Invalid(format!("unknown plan {p} (plans: {})", Plan::names()))
+        })?,
     };
     let record = TenantRecord {
         name: name.to_string(),
@@ -82,13 +87,16 @@ pub struct NewKey<'a> {
 /// # Errors
 /// [`AdminError`] for a bad role, expiry or fixed key, a missing tenant, or a store failure.
 pub async fn create_api_key(store: &Store, new: &NewKey<'_>) -> Result<IssuedKey, AdminError> {
-    let role = Role::parse(new.role)
-        .ok_or_else(|| AdminError::Invalid(format!("role must be admin or readonly, not {}", new.role)))?;
+    let role = Role::parse(new.role).ok_or_else(|| {
+        AdminError::Invalid(format!("role must be admin or readonly, not {}", new.role))
+    })?;
     if let Some(e) = new.expires_at {
         let at = OffsetDateTime::parse(e, &Rfc3339)
             .map_err(|_| AdminError::Invalid(format!("expiresAt {e} is not an RFC 3339 time")))?;
         if at <= OffsetDateTime::now_utc() {
-            return Err(AdminError::Invalid(format!("expiresAt {e} is not in the future")));
+            return Err(AdminError::Invalid(format!(
+                "expiresAt {e} is not in the future"
+            )));
         }
     }
     if store.get_tenant(new.tenant).await?.is_none() {
@@ -97,7 +105,9 @@ pub async fn create_api_key(store: &Store, new: &NewKey<'_>) -> Result<IssuedKey
     for _ in 0..5 {
         let key = match new.fixed_key {
             Some(k) => RawKey::parse(k).ok_or_else(|| {
-                AdminError::Invalid("the fixed key must look like kupe_<8 hex>_<16+ letters or digits>".into())
+                AdminError::Invalid(
+                    "the fixed key must look like kupe_<8 hex>_<16+ letters or digits>".into(),
+                )
             })?,
             None => RawKey::generate(KeyId::random()),
         };
@@ -115,8 +125,13 @@ pub async fn create_api_key(store: &Store, new: &NewKey<'_>) -> Result<IssuedKey
             return Ok(IssuedKey { record, key });
         }
         if new.fixed_key.is_some() {
-            return Err(AdminError::Invalid(format!("key id {} is taken", record.id)));
+            return Err(AdminError::Invalid(format!(
+                "key id {} is taken",
+                record.id
+            )));
         }
     }
-    Err(AdminError::Invalid("could not find a free key id; try again".into()))
+    Err(AdminError::Invalid(
+        "could not find a free key id; try again".into(),
+    ))
 }

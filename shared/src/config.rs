@@ -29,7 +29,10 @@ impl Config {
             problem: "is not set",
         })?;
         if table_name.trim().is_empty() {
-            return Err(ConfigError { name: "TABLE_NAME", problem: "is empty" });
+            return Err(ConfigError {
+                name: "TABLE_NAME",
+                problem: "is empty",
+            });
         }
         Ok(Self { table_name })
     }
@@ -46,7 +49,9 @@ impl Ctx {
     /// Builds the context from a shared SDK configuration.
     pub fn new(sdk: &aws_config::SdkConfig, config: &Config) -> Self {
         let client = aws_sdk_dynamodb::Client::new(sdk);
-        Self { store: Store::new(client, config.table_name.clone()) }
+        Self {
+            store: Store::new(client, config.table_name.clone()),
+        }
     }
 
     /// Reads the environment and loads the SDK configuration: what every `main.rs` calls.

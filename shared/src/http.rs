@@ -100,15 +100,27 @@ pub struct Reply {
 impl Reply {
     /// 200 with a JSON body.
     pub fn ok(body: Value) -> Self {
-        Self { status: StatusCode::OK, body: Some(body), etag: None }
+        Self {
+            status: StatusCode::OK,
+            body: Some(body),
+            etag: None,
+        }
     }
     /// A status with a JSON body.
     pub fn with_status(status: StatusCode, body: Value) -> Self {
-        Self { status, body: Some(body), etag: None }
+        Self {
+            status,
+            body: Some(body),
+            etag: None,
+        }
     }
     /// A status with no body.
     pub fn empty(status: StatusCode) -> Self {
-        Self { status, body: None, etag: None }
+        Self {
+            status,
+            body: None,
+            etag: None,
+        }
     }
     /// Adds an `ETag`.
     pub fn etag(mut self, etag: String) -> Self {
@@ -138,7 +150,12 @@ pub fn render(outcome: Result<Reply, ApiError>, request_id: &str) -> Response<Bo
                 ApiError::TooManyRequests(s) => Some(s),
                 _ => None,
             };
-            (e.status(), Some(serde_json::json!({ "error": e.to_string() })), None, retry)
+            (
+                e.status(),
+                Some(serde_json::json!({ "error": e.to_string() })),
+                None,
+                retry,
+            )
         }
     };
     let mut builder = Response::builder().status(status);
@@ -193,7 +210,10 @@ pub fn path_param(req: &Request, name: &str) -> Option<String> {
     };
     let segments: Vec<&str> = req.uri().path().split('/').collect();
     let at = segments.iter().position(|s| *s == after)?;
-    segments.get(at + 1).filter(|s| !s.is_empty()).map(|s| s.to_string())
+    segments
+        .get(at + 1)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.to_string())
 }
 
 /// A query-string parameter.
@@ -214,8 +234,14 @@ pub fn json_object(
     merge_patch: bool,
 ) -> Result<serde_json::Map<String, Value>, ApiError> {
     let ctype = header_str(req, "content-type")?.unwrap_or("");
-    let media = ctype.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    let accepted = media == "application/json" || (merge_patch && media == "application/merge-patch+json");
+    let media = ctype
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let accepted =
+        media == "application/json" || (merge_patch && media == "application/merge-patch+json");
     if !accepted {
         let want = if merge_patch {
             "application/json or application/merge-patch+json"
@@ -231,7 +257,9 @@ pub fn json_object(
         _ => b"",
     };
     if bytes.len() > MAX_BODY_BYTES {
-        return Err(ApiError::bad(format!("request body exceeds {MAX_BODY_BYTES} bytes")));
+        return Err(ApiError::bad(format!(
+            "request body exceeds {MAX_BODY_BYTES} bytes"
+        )));
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad("request body is required"));

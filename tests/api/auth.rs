@@ -11,11 +11,31 @@ fn routes(app: &TestApp) -> Vec<(M, String, Option<serde_json::Value>, StatusCod
     vec![
         (M::GET, app.clusters(), None, StatusCode::OK),
         (M::GET, app.cluster("prod"), None, StatusCode::OK),
-        (M::PATCH, app.cluster("prod"), Some(json!({"resources": {"cpu": "3"}})), StatusCode::OK),
-        (M::POST, app.clusters(), Some(json!({"name": "new", "displayName": "N", "type": "shared"})), StatusCode::CREATED),
+        (
+            M::PATCH,
+            app.cluster("prod"),
+            Some(json!({"resources": {"cpu": "3"}})),
+            StatusCode::OK,
+        ),
+        (
+            M::POST,
+            app.clusters(),
+            Some(json!({"name": "new", "displayName": "N", "type": "shared"})),
+            StatusCode::CREATED,
+        ),
         (M::DELETE, app.cluster("prod"), None, StatusCode::NO_CONTENT),
     ]
 }
+
+/// A credential that must be refused: what it is, the key (or a raw Authorization header), and
+/// the status and message the refusal carries.
+type Refusal = (
+    &'static str,
+    Option<String>,
+    Option<&'static str>,
+    StatusCode,
+    &'static str,
+);
 
 async fn expired_key(app: &TestApp) -> String {
     let key = RawKey::generate(KeyId::random());
@@ -47,15 +67,63 @@ async fn every_route_answers_the_credential_matrix() {
     let unknown = RawKey::generate(KeyId::random()).expose().to_string();
     let wrong_secret = format!("{}_{}", &app.admin[..13], "A".repeat(43));
     let before = app.items().await;
-    let refused: Vec<(&str, Option<String>, Option<&str>, StatusCode, &str)> = vec![
-        ("no key", None, None, StatusCode::UNAUTHORIZED, "Missing API key"),
-        ("basic auth", None, Some("Basic dXNlcjpwYXNz"), StatusCode::UNAUTHORIZED, "Malformed"),
-        ("malformed", Some("not-a-kupe-key".into()), None, StatusCode::UNAUTHORIZED, "Invalid"),
-        ("unknown", Some(unknown), None, StatusCode::UNAUTHORIZED, "Invalid"),
-        ("wrong secret", Some(wrong_secret), None, StatusCode::UNAUTHORIZED, "Invalid"),
-        ("expired", Some(expired), None, StatusCode::UNAUTHORIZED, "Invalid"),
-        ("revoked", Some(revoked), None, StatusCode::UNAUTHORIZED, "Invalid"),
-        ("other tenant's admin", Some(other_admin), None, StatusCode::FORBIDDEN, "Not a member of this tenant"),
+    let refused: Vec<Refusal> = vec![
+        (
+            "no key",
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+            "Missing API key",
+        ),
+        (
+            "basic auth",
+            None,
+            Some("Basic dXNlcjpwYXNz"),
+            StatusCode::UNAUTHORIZED,
+            "Malformed",
+        ),
+        (
+            "malformed",
+            Some("not-a-kupe-key".into()),
+            None,
+            StatusCode::UNAUTHORIZED,
+            "Invalid",
+        ),
+        (
+            "unknown",
+            Some(unknown),
+            None,
+            StatusCode::UNAUTHORIZED,
+            "Invalid",
+        ),
+        (
+            "wrong secret",
+            Some(wrong_secret),
+            None,
+            StatusCode::UNAUTHORIZED,
+            "Invalid",
+        ),
+        (
+            "expired",
+            Some(expired),
+            None,
+            StatusCode::UNAUTHORIZED,
+            "Invalid",
+        ),
+        (
+            "revoked",
+            Some(revoked),
+            None,
+            StatusCode::UNAUTHORIZED,
+            "Invalid",
+        ),
+        (
+            "other tenant's admin",
+            Some(other_admin),
+            None,
+            StatusCode::FORBIDDEN,
+            "Not a member of this tenant",
+        ),
     ];
     for (method, path, body, _) in routes(&app) {
         for (what, key, raw_header, status, msg) in &refused {
@@ -68,8 +136,15 @@ async fn every_route_answers_the_credential_matrix() {
             }
             let r = req.send().await;
             assert_eq!(r.status, *status, "{method} {path} with {what}");
-            assert!(r.error().contains(msg), "{method} {path} with {what}: {}", r.error());
-            assert!(!r.body.to_string().contains(&app.tenant) && !r.body.to_string().contains("prod"), "nothing of the tenant leaks");
+            assert!(
+                r.error().contains(msg),
+                "{method} {path} with {what}: {}",
+                r.error()
+            );
+            assert!(
+                !r.body.to_string().contains(&app.tenant) && !r.body.to_string().contains("prod"),
+                "nothing of the tenant leaks"
+            );
         }
     }
     // a readonly key reads, and is refused every write
@@ -86,7 +161,11 @@ async fn every_route_answers_the_credential_matrix() {
             assert_eq!(r.error(), "Admin access required");
         }
     }
-    assert_eq!(app.items().await, before, "no refused request wrote anything");
+    assert_eq!(
+        app.items().await,
+        before,
+        "no refused request wrote anything"
+    );
     // and the admin key succeeds on every route
     for (method, path, body, ok) in routes(&app) {
         let mut req = app.req(method.clone(), &path);
@@ -103,16 +182,35 @@ async fn failures_follow_the_status_precedence() {
     app.create("prod").await;
     let bad_body = json!({"resources": {"cpu": "x"}});
     // 401 beats everything
-    let r = app.req(M::PATCH, "/api/v1/tenants/NOPE/clusters/NOPE").key(None).json(bad_body.clone()).send().await;
+    let r = app
+        .req(M::PATCH, "/api/v1/tenants/NOPE/clusters/NOPE")
+        .key(None)
+        .json(bad_body.clone())
+        .send()
+        .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     // 403 beats 400
-    let r = app.req(M::PATCH, &app.cluster("prod")).key(Some(&app.readonly)).json(bad_body.clone()).send().await;
+    let r = app
+        .req(M::PATCH, &app.cluster("prod"))
+        .key(Some(&app.readonly))
+        .json(bad_body.clone())
+        .send()
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     // 400 beats 404
-    let r = app.req(M::PATCH, &app.cluster("ghost")).json(bad_body.clone()).send().await;
+    let r = app
+        .req(M::PATCH, &app.cluster("ghost"))
+        .json(bad_body.clone())
+        .send()
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     // 404 beats 412
-    let r = app.req(M::PATCH, &app.cluster("ghost")).header("If-Match", "\"1\"").json(json!({"alerts": {}})).send().await;
+    let r = app
+        .req(M::PATCH, &app.cluster("ghost"))
+        .header("If-Match", "\"1\"")
+        .json(json!({"alerts": {}}))
+        .send()
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
 
@@ -120,9 +218,27 @@ async fn failures_follow_the_status_precedence() {
 async fn a_revoked_key_is_refused_on_the_very_next_request() {
     let app = TestApp::spawn().await;
     let key = app.key(&app.tenant, "readonly", None).await;
-    assert_eq!(app.req(M::GET, &app.clusters()).key(Some(&key)).send().await.status, StatusCode::OK);
-    app.ctx.store.revoke_api_key(RawKey::parse(&key).unwrap().id()).await.unwrap();
-    assert_eq!(app.req(M::GET, &app.clusters()).key(Some(&key)).send().await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.req(M::GET, &app.clusters())
+            .key(Some(&key))
+            .send()
+            .await
+            .status,
+        StatusCode::OK
+    );
+    app.ctx
+        .store
+        .revoke_api_key(RawKey::parse(&key).unwrap().id())
+        .await
+        .unwrap();
+    assert_eq!(
+        app.req(M::GET, &app.clusters())
+            .key(Some(&key))
+            .send()
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -132,7 +248,10 @@ async fn the_table_holds_only_a_hash_of_each_key() {
     for key in [&app.admin, &app.readonly] {
         let secret = key.rsplit('_').next().unwrap();
         assert!(!dump.contains(secret), "the secret is not stored");
-        assert!(dump.contains(&RawKey::parse(key).unwrap().hash()), "its hash is");
+        assert!(
+            dump.contains(&RawKey::parse(key).unwrap().hash()),
+            "its hash is"
+        );
     }
 }
 

@@ -3,45 +3,145 @@
 
 use kupe_tests::{TestApp, M};
 use lambda_http::http::StatusCode;
-use serde_json::json;
+use serde_json::{json, Value};
 
-async fn ops(app: &TestApp, method: M, path: &str, body: Option<serde_json::Value>, headers: &[(&str, &str)]) -> (StatusCode, Vec<String>) {
-    app.calls.reset();
-    let mut req = app.req(method, path);
-    if let Some(b) = body {
-        req = req.json(b);
-    }
-    for (k, v) in headers {
-        req = req.header(k, v);
-    }
-    let r = req.send().await;
-    (r.status, app.calls.operations())
+struct Case<'a> {
+    what: &'a str,
+    method: M,
+    path: String,
+    body: Option<Value>,
+    if_match: Option<(&'a str, &'a str)>,
+    status: StatusCode,
+    calls: &'a [&'a str],
 }
 
 #[tokio::test]
 async fn each_handler_makes_the_minimum_number_of_aws_calls() {
     let app = TestApp::spawn().await;
     let etag = app.create("prod").await.etag();
-    let cases: Vec<(&str, M, String, Option<serde_json::Value>, Vec<(&str, &str)>, StatusCode, Vec<&str>)> = vec![
-        ("GET", M::GET, app.cluster("prod"), None, vec![], StatusCode::OK, vec!["BatchGetItem"]),
-        ("GET 304", M::GET, app.cluster("prod"), None, vec![("If-None-Match", etag.as_str())], StatusCode::NOT_MODIFIED, vec!["BatchGetItem"]),
-        ("GET missing", M::GET, app.cluster("nope"), None, vec![], StatusCode::NOT_FOUND, vec!["BatchGetItem"]),
-        ("list", M::GET, app.clusters(), None, vec![], StatusCode::OK, vec!["BatchGetItem", "Query"]),
-        ("no-op PATCH", M::PATCH, app.cluster("prod"), Some(json!({"resources": {"cpu": "2"}})), vec![], StatusCode::OK, vec!["BatchGetItem"]),
-        ("PATCH If-Match", M::PATCH, app.cluster("prod"), Some(json!({"resources": {"cpu": "3"}})), vec![("If-Match", etag.as_str())], StatusCode::OK, vec!["BatchGetItem", "UpdateItem"]),
-        ("stale PATCH", M::PATCH, app.cluster("prod"), Some(json!({"resources": {"cpu": "4"}})), vec![("If-Match", etag.as_str())], StatusCode::PRECONDITION_FAILED, vec!["BatchGetItem"]),
-        ("create", M::POST, app.clusters(), Some(json!({"name": "two", "displayName": "T", "type": "shared"})), vec![], StatusCode::CREATED, vec!["BatchGetItem", "UpdateItem"]),
-        ("DELETE", M::DELETE, app.cluster("prod"), None, vec![], StatusCode::NO_CONTENT, vec!["BatchGetItem", "UpdateItem"]),
-        ("repeat DELETE", M::DELETE, app.cluster("prod"), None, vec![], StatusCode::NO_CONTENT, vec!["BatchGetItem"]),
+    let read = &["BatchGetItem"][..];
+    let read_write = &["BatchGetItem", "UpdateItem"][..];
+    let case = |what, method, path, body, if_match, status, calls| Case {
+        what,
+        method,
+        path,
+        body,
+        if_match,
+        status,
+        calls,
+    };
+    let cases = vec![
+        case(
+            "GET",
+            M::GET,
+            app.cluster("prod"),
+            None,
+            None,
+            StatusCode::OK,
+            read,
+        ),
+        case(
+            "GET 304",
+            M::GET,
+            app.cluster("prod"),
+            None,
+            Some(("If-None-Match", etag.as_str())),
+            StatusCode::NOT_MODIFIED,
+            read,
+        ),
+        case(
+            "GET missing",
+            M::GET,
+            app.cluster("nope"),
+            None,
+            None,
+            StatusCode::NOT_FOUND,
+            read,
+        ),
+        case(
+            "list",
+            M::GET,
+            app.clusters(),
+            None,
+            None,
+            StatusCode::OK,
+            &["BatchGetItem", "Query"],
+        ),
+        case(
+            "no-op PATCH",
+            M::PATCH,
+            app.cluster("prod"),
+            Some(json!({"resources": {"cpu": "2"}})),
+            None,
+            StatusCode::OK,
+            read,
+        ),
+        case(
+            "PATCH If-Match",
+            M::PATCH,
+            app.cluster("prod"),
+            Some(json!({"resources": {"cpu": "3"}})),
+            Some(("If-Match", etag.as_str())),
+            StatusCode::OK,
+            read_write,
+        ),
+        case(
+            "stale PATCH",
+            M::PATCH,
+            app.cluster("prod"),
+            Some(json!({"resources": {"cpu": "4"}})),
+            Some(("If-Match", etag.as_str())),
+            StatusCode::PRECONDITION_FAILED,
+            read,
+        ),
+        case(
+            "create",
+            M::POST,
+            app.clusters(),
+            Some(json!({"name": "two", "displayName": "T", "type": "shared"})),
+            None,
+            StatusCode::CREATED,
+            read_write,
+        ),
+        case(
+            "DELETE",
+            M::DELETE,
+            app.cluster("prod"),
+            None,
+            None,
+            StatusCode::NO_CONTENT,
+            read_write,
+        ),
+        case(
+            "repeat DELETE",
+            M::DELETE,
+            app.cluster("prod"),
+            None,
+            None,
+            StatusCode::NO_CONTENT,
+            read,
+        ),
     ];
-    for (what, method, path, body, headers, status, want) in cases {
-        let (got_status, got) = ops(&app, method, &path, body, &headers).await;
-        assert_eq!(got_status, status, "{what}");
-        assert_eq!(got, want, "{what}");
+    for c in cases {
+        app.calls.reset();
+        let mut req = app.req(c.method, &c.path);
+        if let Some(b) = c.body {
+            req = req.json(b);
+        }
+        if let Some((k, v)) = c.if_match {
+            req = req.header(k, v);
+        }
+        let r = req.send().await;
+        assert_eq!(r.status, c.status, "{}", c.what);
+        assert_eq!(app.calls.operations(), c.calls, "{}", c.what);
     }
     // a request refused before any lookup costs nothing
     app.calls.reset();
-    let r = app.req(M::GET, &app.clusters()).key(Some("garbage")).send().await;
+    let r = app
+        .req(M::GET, &app.clusters())
+        .key(Some("garbage"))
+        .send()
+        .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert!(app.calls.operations().is_empty());
 }

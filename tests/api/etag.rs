@@ -11,13 +11,26 @@ async fn get_returns_the_cluster_with_the_etag_and_304_on_if_none_match() {
     assert_eq!(got.body, created.body);
     assert_eq!(got.etag(), created.etag());
     let etag = got.etag();
-    for inm in [etag.clone(), format!("W/{etag}"), "*".into(), format!("\"0\", {etag}")] {
-        let r = app.req(M::GET, &app.cluster("prod")).header("If-None-Match", &inm).send().await;
+    for inm in [
+        etag.clone(),
+        format!("W/{etag}"),
+        "*".into(),
+        format!("\"0\", {etag}"),
+    ] {
+        let r = app
+            .req(M::GET, &app.cluster("prod"))
+            .header("If-None-Match", &inm)
+            .send()
+            .await;
         assert_eq!(r.status, StatusCode::NOT_MODIFIED, "{inm}");
         assert_eq!(r.body, serde_json::Value::Null);
         assert_eq!(r.etag(), etag);
     }
-    let r = app.req(M::GET, &app.cluster("prod")).header("If-None-Match", "\"999999\"").send().await;
+    let r = app
+        .req(M::GET, &app.cluster("prod"))
+        .header("If-None-Match", "\"999999\"")
+        .send()
+        .await;
     assert_eq!(r.status, StatusCode::OK);
 }
 
@@ -67,7 +80,11 @@ async fn a_stale_or_weak_if_match_is_412_and_star_or_a_list_with_the_tag_matches
             .send()
             .await;
         assert_eq!(r.status, StatusCode::PRECONDITION_FAILED, "{stale}");
-        let r = app.req(M::DELETE, &app.cluster("prod")).header("If-Match", &stale).send().await;
+        let r = app
+            .req(M::DELETE, &app.cluster("prod"))
+            .header("If-Match", &stale)
+            .send()
+            .await;
         assert_eq!(r.status, StatusCode::PRECONDITION_FAILED, "{stale}");
     }
     assert_eq!(app.items().await, before, "a 412 writes nothing");
@@ -77,24 +94,57 @@ async fn a_stale_or_weak_if_match_is_412_and_star_or_a_list_with_the_tag_matches
         .json(json!({"resources": {"cpu": "5"}}))
         .send()
         .await;
-    assert_eq!(r.status, StatusCode::OK, "a list naming the current tag matches: {:?}", r.body);
-    let r = app.req(M::PATCH, &app.cluster("prod")).header("If-Match", "\"1").json(json!({"resources": {"cpu": "5"}})).send().await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST, "a malformed If-Match is 400");
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "a list naming the current tag matches: {:?}",
+        r.body
+    );
+    let r = app
+        .req(M::PATCH, &app.cluster("prod"))
+        .header("If-Match", "\"1")
+        .json(json!({"resources": {"cpu": "5"}}))
+        .send()
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::BAD_REQUEST,
+        "a malformed If-Match is 400"
+    );
 }
 
 #[tokio::test]
 async fn if_match_star_and_lists_are_honoured_on_patch_and_delete() {
     let app = TestApp::spawn().await;
     let e1 = app.create("prod").await.etag();
-    let r = app.req(M::PATCH, &app.cluster("prod")).header("If-Match", "*").json(json!({"resources": {"cpu": "3"}})).send().await;
+    let r = app
+        .req(M::PATCH, &app.cluster("prod"))
+        .header("If-Match", "*")
+        .json(json!({"resources": {"cpu": "3"}}))
+        .send()
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     let e2 = r.etag();
-    let r = app.req(M::PATCH, &app.cluster("prod")).header("If-Match", &format!("{e1}, {e2}")).json(json!({"resources": {"cpu": "4"}})).send().await;
+    let r = app
+        .req(M::PATCH, &app.cluster("prod"))
+        .header("If-Match", &format!("{e1}, {e2}"))
+        .json(json!({"resources": {"cpu": "4"}}))
+        .send()
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     let e3 = r.etag();
-    let r = app.req(M::PATCH, &app.cluster("prod")).header("If-Match", e3.trim_matches('"')).json(json!({"resources": {"cpu": "5"}})).send().await;
+    let r = app
+        .req(M::PATCH, &app.cluster("prod"))
+        .header("If-Match", e3.trim_matches('"'))
+        .json(json!({"resources": {"cpu": "5"}}))
+        .send()
+        .await;
     assert_eq!(r.status, StatusCode::OK, "a bare tag is accepted");
-    let r = app.req(M::DELETE, &app.cluster("prod")).header("If-Match", "*").send().await;
+    let r = app
+        .req(M::DELETE, &app.cluster("prod"))
+        .header("If-Match", "*")
+        .send()
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
 }
 
@@ -104,25 +154,52 @@ async fn the_etag_of_a_deleted_incarnation_never_matches_the_recreated_one() {
     // GIVEN a cluster that was patched a few times, then deleted and its teardown finished
     let mut etags = vec![app.create("prod").await.etag()];
     for cpu in ["3", "4"] {
-        let r = app.req(M::PATCH, &app.cluster("prod")).json(json!({"resources": {"cpu": cpu}})).send().await;
+        let r = app
+            .req(M::PATCH, &app.cluster("prod"))
+            .json(json!({"resources": {"cpu": cpu}}))
+            .send()
+            .await;
         etags.push(r.etag());
     }
-    assert_eq!(app.req(M::DELETE, &app.cluster("prod")).send().await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.req(M::DELETE, &app.cluster("prod")).send().await.status,
+        StatusCode::NO_CONTENT
+    );
     let deleting = app.req(M::GET, &app.cluster("prod")).send().await;
     assert_eq!(deleting.body["status"]["phase"], "Deleting");
     etags.push(deleting.etag());
     let tenant = kupe_shared::domain::names::TenantName::parse(&app.tenant).unwrap();
     let name = kupe_shared::domain::names::ClusterName::parse("prod").unwrap();
     let gen = deleting.body["generation"].as_u64().unwrap();
-    assert!(app.ctx.store.finish_deletion(&tenant, &name, gen).await.unwrap());
-    assert_eq!(app.req(M::GET, &app.cluster("prod")).send().await.status, StatusCode::NOT_FOUND);
+    assert!(app
+        .ctx
+        .store
+        .finish_deletion(&tenant, &name, gen)
+        .await
+        .unwrap());
+    assert_eq!(
+        app.req(M::GET, &app.cluster("prod")).send().await.status,
+        StatusCode::NOT_FOUND
+    );
     // WHEN the name is created again
     let again = app.create("prod").await;
     // THEN its ETag is new, and no old ETag matches it
-    assert!(!etags.contains(&again.etag()), "{etags:?} vs {}", again.etag());
+    assert!(
+        !etags.contains(&again.etag()),
+        "{etags:?} vs {}",
+        again.etag()
+    );
     for old in &etags {
-        let r = app.req(M::PATCH, &app.cluster("prod")).header("If-Match", old).json(json!({"resources": {"cpu": "6"}})).send().await;
+        let r = app
+            .req(M::PATCH, &app.cluster("prod"))
+            .header("If-Match", old)
+            .json(json!({"resources": {"cpu": "6"}}))
+            .send()
+            .await;
         assert_eq!(r.status, StatusCode::PRECONDITION_FAILED, "{old}");
     }
-    assert_eq!(again.body["generation"], 1, "a new incarnation starts at generation 1");
+    assert_eq!(
+        again.body["generation"], 1,
+        "a new incarnation starts at generation 1"
+    );
 }

@@ -18,7 +18,10 @@ async fn a_patch_whose_reply_was_lost_still_succeeds_once() {
         .send()
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert!(app.calls.attempts() > app.calls.operations().len(), "the SDK did retry");
+    assert!(
+        app.calls.attempts() > app.calls.operations().len(),
+        "the SDK did retry"
+    );
     assert_eq!(r.body["generation"], 2, "applied once");
     assert_eq!(r.body["resources"]["cpu"], "3");
     let got = app.req(M::GET, &app.cluster("prod")).send().await;
@@ -31,7 +34,10 @@ async fn a_create_whose_reply_was_lost_is_201_not_409() {
     app.arm_fault("UpdateItem", "commit_then_500").await;
     app.calls.reset();
     let r = app.create("prod").await;
-    assert!(app.calls.attempts() > app.calls.operations().len(), "the SDK did retry");
+    assert!(
+        app.calls.attempts() > app.calls.operations().len(),
+        "the SDK did retry"
+    );
     assert_eq!(r.body["generation"], 1);
 }
 
@@ -41,9 +47,16 @@ async fn a_delete_whose_reply_was_lost_is_204() {
     let etag = app.create("prod").await.etag();
     app.arm_fault("UpdateItem", "commit_then_500").await;
     app.calls.reset();
-    let r = app.req(M::DELETE, &app.cluster("prod")).header("If-Match", &etag).send().await;
+    let r = app
+        .req(M::DELETE, &app.cluster("prod"))
+        .header("If-Match", &etag)
+        .send()
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
-    assert!(app.calls.attempts() > app.calls.operations().len(), "the SDK did retry");
+    assert!(
+        app.calls.attempts() > app.calls.operations().len(),
+        "the SDK did retry"
+    );
     let got = app.req(M::GET, &app.cluster("prod")).send().await;
     assert_eq!(got.body["generation"], 2, "one teardown generation");
 }

@@ -1,7 +1,11 @@
 use kupe_tests::{TestApp, M};
 use lambda_http::http::StatusCode;
 
-async fn names(app: &TestApp, limit: Option<&str>, cont: Option<&str>) -> (Vec<String>, Option<String>) {
+async fn names(
+    app: &TestApp,
+    limit: Option<&str>,
+    cont: Option<&str>,
+) -> (Vec<String>, Option<String>) {
     let mut req = app.req(M::GET, &app.clusters()).key(Some(&app.readonly));
     if let Some(l) = limit {
         req = req.query("limit", l);
@@ -11,7 +15,12 @@ async fn names(app: &TestApp, limit: Option<&str>, cont: Option<&str>) -> (Vec<S
     }
     let r = req.send().await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let names = r.body["items"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_string()).collect();
+    let names = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect();
     (names, r.body["continue"].as_str().map(str::to_string))
 }
 
@@ -59,18 +68,33 @@ async fn deleting_clusters_are_listed_and_finished_ones_are_not() {
     assert_eq!(all, ["aa", "bb", "cc"]);
     let tenant = kupe_shared::domain::names::TenantName::parse(&app.tenant).unwrap();
     let name = kupe_shared::domain::names::ClusterName::parse("bb").unwrap();
-    app.ctx.store.finish_deletion(&tenant, &name, 2).await.unwrap();
+    app.ctx
+        .store
+        .finish_deletion(&tenant, &name, 2)
+        .await
+        .unwrap();
     let (p1, c1) = names(&app, Some("1"), None).await;
     assert_eq!(p1, ["aa"]);
     let (p2, c2) = names(&app, Some("1"), c1.as_deref()).await;
-    assert_eq!(p2, ["cc"], "a tombstone is skipped, not returned as a short page");
+    assert_eq!(
+        p2,
+        ["cc"],
+        "a tombstone is skipped, not returned as a short page"
+    );
     assert!(c2.is_none());
 }
 
 #[tokio::test]
 async fn bad_limit_or_continue_is_400() {
     let app = TestApp::spawn().await;
-    for (k, v) in [("limit", "0"), ("limit", "1001"), ("limit", "x"), ("limit", "-1"), ("continue", "garbage!"), ("continue", "djE6QUJD")] {
+    for (k, v) in [
+        ("limit", "0"),
+        ("limit", "1001"),
+        ("limit", "x"),
+        ("limit", "-1"),
+        ("continue", "garbage!"),
+        ("continue", "djE6QUJD"),
+    ] {
         let r = app.req(M::GET, &app.clusters()).query(k, v).send().await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{k}={v}");
     }

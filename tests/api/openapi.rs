@@ -6,7 +6,8 @@ use kupe_tests::repo_root;
 use serde_yaml::Value;
 
 fn spec() -> Value {
-    let text = std::fs::read_to_string(repo_root().join("infra/openapi.yaml")).expect("openapi.yaml");
+    let text =
+        std::fs::read_to_string(repo_root().join("infra/openapi.yaml")).expect("openapi.yaml");
     serde_yaml::from_str(&text).expect("valid YAML")
 }
 
@@ -27,9 +28,17 @@ fn every_served_route_is_in_the_contract_with_its_statuses() {
     for route in Route::ALL {
         let method = route.method().as_str().to_lowercase();
         let op = &spec["paths"][route.resource()][method.as_str()];
-        assert!(op.is_mapping(), "{route:?}: {} {} missing", route.method(), route.resource());
+        assert!(
+            op.is_mapping(),
+            "{route:?}: {} {} missing",
+            route.method(),
+            route.resource()
+        );
         for status in statuses(route) {
-            assert!(!op["responses"][*status].is_null(), "{route:?} does not document {status}");
+            assert!(
+                !op["responses"][*status].is_null(),
+                "{route:?} does not document {status}"
+            );
         }
     }
 }

@@ -8,7 +8,10 @@ use lambda_http::http::StatusCode;
 use serde_json::json;
 
 fn rounds() -> usize {
-    std::env::var("KUPE_RACE_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(60)
+    std::env::var("KUPE_RACE_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(60)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -30,13 +33,26 @@ async fn sixteen_concurrent_patches_with_one_etag_let_exactly_one_win() {
             }
         });
         let results = join_all(patches).await;
-        let ok: Vec<_> = results.iter().filter(|r| r.status == StatusCode::OK).collect();
-        let stale = results.iter().filter(|r| r.status == StatusCode::PRECONDITION_FAILED).count();
+        let ok: Vec<_> = results
+            .iter()
+            .filter(|r| r.status == StatusCode::OK)
+            .collect();
+        let stale = results
+            .iter()
+            .filter(|r| r.status == StatusCode::PRECONDITION_FAILED)
+            .count();
         assert_eq!(ok.len(), 1, "round {round}: exactly one winner");
         assert_eq!(stale, 15, "round {round}: fifteen 412s");
         let now = app.req(M::GET, &app.cluster("hot")).send().await;
-        assert_eq!(now.body["resources"]["cpu"], ok[0].body["resources"]["cpu"], "round {round}: the winner's write is what is stored");
-        assert_eq!(now.body["generation"], (round + 2) as u64, "round {round}: one generation per round");
+        assert_eq!(
+            now.body["resources"]["cpu"], ok[0].body["resources"]["cpu"],
+            "round {round}: the winner's write is what is stored"
+        );
+        assert_eq!(
+            now.body["generation"],
+            (round + 2) as u64,
+            "round {round}: one generation per round"
+        );
     }
 }
 
@@ -56,12 +72,21 @@ async fn concurrent_creates_of_one_name_make_exactly_one_cluster() {
             }
         });
         let results = join_all(creates).await;
-        let created: Vec<_> = results.iter().filter(|r| r.status == StatusCode::CREATED).collect();
-        let conflicts = results.iter().filter(|r| r.status == StatusCode::CONFLICT).count();
+        let created: Vec<_> = results
+            .iter()
+            .filter(|r| r.status == StatusCode::CREATED)
+            .collect();
+        let conflicts = results
+            .iter()
+            .filter(|r| r.status == StatusCode::CONFLICT)
+            .count();
         assert_eq!(created.len(), 1, "round {round}: exactly one 201");
         assert_eq!(conflicts, 7, "round {round}: seven 409s");
         let now = app.req(M::GET, &app.cluster(&name)).send().await;
-        assert_eq!(now.body["displayName"], created[0].body["displayName"], "round {round}");
+        assert_eq!(
+            now.body["displayName"], created[0].body["displayName"],
+            "round {round}"
+        );
         // make room: the enterprise plan allows 50 clusters, the list check keeps the count honest
         if round % 40 == 39 {
             let list = app.req(M::GET, &app.clusters()).send().await;

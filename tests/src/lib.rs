@@ -10,8 +10,7 @@ use aws_sdk_dynamodb::{
 use aws_smithy_runtime_api::{
     box_error::BoxError,
     client::{
-        interceptors::context::BeforeTransmitInterceptorContextRef,
-        orchestrator::Metadata,
+        interceptors::context::BeforeTransmitInterceptorContextRef, orchestrator::Metadata,
         runtime_components::RuntimeComponents,
     },
 };
@@ -38,6 +37,9 @@ pub fn repo_root() -> PathBuf {
 
 /// The emulator's URL: `KUPE_EMULATOR_URL` when the caller started one (as `make test` does, so
 /// every test process shares it), otherwise one started here for this process, on a free port.
+// The emulator outlives no test process: `--parent-pid` makes it exit when this process does, so
+// it is never waited on here.
+#[allow(clippy::zombie_processes)]
 pub fn emulator_url() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
     URL.get_or_init(|| {
@@ -48,15 +50,25 @@ pub fn emulator_url() -> &'static str {
         let python = root.join(".venv/bin/python");
         let mut child = Command::new(&python)
             .arg(root.join("infra/emulator/serve.py"))
-            .args(["--port", "0", "--parent-pid", &std::process::id().to_string()])
+            .args([
+                "--port",
+                "0",
+                "--parent-pid",
+                &std::process::id().to_string(),
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {} (run `make venv`): {e}", python.display()));
         let stdout = child.stdout.take().expect("piped stdout");
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("emulator output");
-        let port = line.trim().strip_prefix("READY ").unwrap_or_else(|| panic!("emulator said {line:?}"));
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("emulator output");
+        let port = line
+            .trim()
+            .strip_prefix("READY ")
+            .unwrap_or_else(|| panic!("emulator said {line:?}"));
         format!("http://127.0.0.1:{port}")
     })
 }
@@ -134,7 +146,13 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) {
             .build()
             .unwrap()
     };
-    let key = |n: &str, t| KeySchemaElement::builder().attribute_name(n).key_type(t).build().unwrap();
+    let key = |n: &str, t| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(t)
+            .build()
+            .unwrap()
+    };
     client
         .create_table()
         .table_name(name)
@@ -170,7 +188,9 @@ impl TestResponse {
     }
     /// The error message of an error body.
     pub fn error(&self) -> &str {
-        self.body["error"].as_str().unwrap_or_else(|| panic!("no error in {:?}", self.body))
+        self.body["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error in {:?}", self.body))
     }
 }
 
@@ -192,7 +212,10 @@ pub struct TestApp {
 
 /// A short random lowercase suffix.
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    )
 }
 
 impl TestApp {
@@ -205,14 +228,27 @@ impl TestApp {
     pub async fn spawn_with_plan(plan: &str) -> TestApp {
         let sdk = sdk_config();
         let calls = CallCounter::default();
-        let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(calls.clone()).build();
+        let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(calls.clone())
+            .build();
         let client = aws_sdk_dynamodb::Client::from_conf(conf);
         let table = unique("kupe-test");
         create_table(&client, &table).await;
-        let ctx = Ctx { store: Store::new(client, table.clone()) };
+        let ctx = Ctx {
+            store: Store::new(client, table.clone()),
+        };
         let tenant = unique("acme");
-        admin::create_tenant(&ctx.store, &tenant, Some(plan)).await.expect("tenant");
-        let mut app = TestApp { ctx, calls, table, tenant, admin: String::new(), readonly: String::new() };
+        admin::create_tenant(&ctx.store, &tenant, Some(plan))
+            .await
+            .expect("tenant");
+        let mut app = TestApp {
+            ctx,
+            calls,
+            table,
+            tenant,
+            admin: String::new(),
+            readonly: String::new(),
+        };
         app.admin = app.key(&app.tenant.clone(), "admin", None).await;
         app.readonly = app.key(&app.tenant.clone(), "readonly", None).await;
         app.calls.reset();
@@ -222,7 +258,9 @@ impl TestApp {
     /// Creates a tenant in this table.
     pub async fn tenant(&self, plan: &str) -> String {
         let name = unique("other");
-        admin::create_tenant(&self.ctx.store, &name, Some(plan)).await.expect("tenant");
+        admin::create_tenant(&self.ctx.store, &name, Some(plan))
+            .await
+            .expect("tenant");
         name
     }
 
@@ -236,7 +274,12 @@ impl TestApp {
             created_by: "tests",
             fixed_key: None,
         };
-        admin::create_api_key(&self.ctx.store, &new).await.expect("key").key.expose().to_string()
+        admin::create_api_key(&self.ctx.store, &new)
+            .await
+            .expect("key")
+            .key
+            .expose()
+            .to_string()
     }
 
     /// The collection path of this tenant's clusters.
@@ -276,7 +319,16 @@ impl TestApp {
 
     /// Every item in the table (a Scan: test-only), to prove a rejected request wrote nothing.
     pub async fn items(&self) -> Vec<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
-        let out = self.ctx.store.client().scan().table_name(&self.table).consistent_read(true).send().await.expect("scan");
+        let out = self
+            .ctx
+            .store
+            .client()
+            .scan()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("scan");
         let mut items = out.items.unwrap_or_default();
         items.sort_by_key(|i| format!("{:?}{:?}", i.get("pk"), i.get("sk")));
         items
@@ -285,7 +337,10 @@ impl TestApp {
     /// Arms a fault in the emulator, scoped to this test's table.
     pub async fn arm_fault(&self, target: &str, action: &str) {
         let body = serde_json::json!({"target": target, "action": action, "match": self.table, "count": 1});
-        post_json(&format!("{}/_kupe/faults", emulator_url()), &body.to_string());
+        post_json(
+            &format!("{}/_kupe/faults", emulator_url()),
+            &body.to_string(),
+        );
     }
 }
 
@@ -293,12 +348,17 @@ fn post_json(url: &str, body: &str) {
     // A tiny blocking HTTP/1.1 POST, to keep the harness free of an HTTP client dependency.
     use std::io::{Read, Write};
     let rest = url.strip_prefix("http://").expect("http url");
-    let (host, path) = rest.split_once('/').map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
+    let (host, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
     let mut s = std::net::TcpStream::connect(host).expect("connect emulator");
     write!(s, "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
     let mut resp = String::new();
     s.read_to_string(&mut resp).unwrap();
-    assert!(resp.starts_with("HTTP/1.1 204") || resp.starts_with("HTTP/1.0 204"), "{resp}");
+    assert!(
+        resp.starts_with("HTTP/1.1 204") || resp.starts_with("HTTP/1.0 204"),
+        "{resp}"
+    );
 }
 
 /// A request being built.
@@ -350,8 +410,15 @@ impl Req<'_> {
             Body::Binary(b) => serde_json::from_slice(b).expect("JSON body"),
             _ => Value::Null,
         };
-        assert!(headers.contains_key("x-request-id"), "every response carries X-Request-Id");
-        TestResponse { status, headers, body }
+        assert!(
+            headers.contains_key("x-request-id"),
+            "every response carries X-Request-Id"
+        );
+        TestResponse {
+            status,
+            headers,
+            body,
+        }
     }
 }
 

@@ -10,5 +10,8 @@ use lambda_http::{Body, Request, Response};
 
 /// Serves one request; never fails (every error is a response).
 pub async fn handler(ctx: &Ctx, req: Request) -> Response<Body> {
-    serve(&req, |req, token| async move { clusters::delete(ctx, req, &token).await }).await
+    serve(&req, |req, token| async move {
+        clusters::delete(ctx, req, &token).await
+    })
+    .await
 }

@@ -10,5 +10,9 @@ use lambda_http::{Body, Request, Response};
 
 /// Serves one request; never fails (every error is a response).
 pub async fn handler(ctx: &Ctx, req: Request) -> Response<Body> {
-    serve(&req, |req, _token| async move { clusters::get(ctx, req).await }).await
+    serve(
+        &req,
+        |req, _token| async move { clusters::get(ctx, req).await },
+    )
+    .await
 }

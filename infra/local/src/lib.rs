@@ -86,7 +86,11 @@ impl Route {
 fn match_resource(template: &str, path: &str) -> Option<HashMap<String, String>> {
     let path = path.strip_prefix(BASE_PATH)?;
     let want: Vec<&str> = template.trim_matches('/').split('/').collect();
-    let got: Vec<&str> = path.trim_end_matches('/').trim_start_matches('/').split('/').collect();
+    let got: Vec<&str> = path
+        .trim_end_matches('/')
+        .trim_start_matches('/')
+        .split('/')
+        .collect();
     if want.len() != got.len() {
         return None;
     }
@@ -141,7 +145,11 @@ pub struct PlainRequest {
 }
 
 /// Builds the REST API proxy event API Gateway would send for `req` on `route`.
-pub fn api_gateway_event(route: Route, req: &PlainRequest, params: HashMap<String, String>) -> ApiGatewayProxyRequest {
+pub fn api_gateway_event(
+    route: Route,
+    req: &PlainRequest,
+    params: HashMap<String, String>,
+) -> ApiGatewayProxyRequest {
     let mut ev = ApiGatewayProxyRequest::default();
     ev.resource = Some(route.resource().to_string());
     ev.path = Some(req.path.clone());

@@ -18,7 +18,9 @@ const INVALID: &str = "Invalid, expired or revoked API key";
 pub fn bearer(req: &Request) -> Result<RawKey, ApiError> {
     let value = header_str(req, "authorization")
         .map_err(|_| ApiError::Unauthorized("Malformed Authorization header"))?
-        .ok_or(ApiError::Unauthorized("Missing API key: send Authorization: Bearer <key>"))?;
+        .ok_or(ApiError::Unauthorized(
+            "Missing API key: send Authorization: Bearer <key>",
+        ))?;
     let (scheme, token) = value
         .trim()
         .split_once(' ')

@@ -39,11 +39,24 @@ struct Begun {
 async fn begin(ctx: &Ctx, req: &Request, need: Role, with_name: bool) -> Result<Begun, ApiError> {
     let key = bearer(req)?;
     let tenant_raw = path_param(req, "tenant").unwrap_or_default();
-    let name_raw = if with_name { path_param(req, "name") } else { None };
+    let name_raw = if with_name {
+        path_param(req, "name")
+    } else {
+        None
+    };
     let tenant = TenantName::parse(&tenant_raw).ok();
     let name = name_raw.as_deref().and_then(|n| ClusterName::parse(n).ok());
-    let snap = ctx.store.snapshot(key.id(), tenant.as_ref(), name.as_ref()).await?;
-    authorize(&key, snap.key.as_ref(), &tenant_raw, need, time::OffsetDateTime::now_utc())?;
+    let snap = ctx
+        .store
+        .snapshot(key.id(), tenant.as_ref(), name.as_ref())
+        .await?;
+    authorize(
+        &key,
+        snap.key.as_ref(),
+        &tenant_raw,
+        need,
+        time::OffsetDateTime::now_utc(),
+    )?;
     let tenant = TenantName::parse(&tenant_raw).map_err(|e| ApiError::bad(e.to_string()))?;
     let name = match (with_name, name_raw) {
         (false, _) => None,
@@ -88,8 +101,12 @@ fn field_str<'a>(body: &'a Map<String, Value>, field: &str) -> Result<Option<&'a
 
 fn parse_quantity(field: &str, v: &Value) -> Result<Quantity, ApiError> {
     match v {
-        Value::String(s) => Quantity::parse(s).map_err(|e| ApiError::bad(format!("resources.{field}: {e}"))),
-        _ => Err(ApiError::bad(format!("resources.{field} must be a string quantity such as \"4\" or \"16Gi\""))),
+        Value::String(s) => {
+            Quantity::parse(s).map_err(|e| ApiError::bad(format!("resources.{field}: {e}")))
+        }
+        _ => Err(ApiError::bad(format!(
+            "resources.{field} must be a string quantity such as \"4\" or \"16Gi\""
+        ))),
     }
 }
 
@@ -112,7 +129,9 @@ fn parse_resources(v: &Value) -> Result<ResourcesInput, ApiError> {
 
 fn check_alerts(alerts: &Map<String, Value>) -> Result<(), ApiError> {
     if Value::Object(alerts.clone()).to_string().len() > MAX_ALERTS_BYTES {
-        return Err(ApiError::bad(format!("alerts exceeds {MAX_ALERTS_BYTES} bytes")));
+        return Err(ApiError::bad(format!(
+            "alerts exceeds {MAX_ALERTS_BYTES} bytes"
+        )));
     }
     Ok(())
 }
@@ -129,7 +148,14 @@ pub async fn create(ctx: &Ctx, req: &Request, token: &str) -> Result<Reply, ApiE
     let begun = begin(ctx, req, Role::Admin, false).await?;
     let plan = plan_of(begun.snap.tenant.as_ref())?;
     let body = json_object(req, false)?;
-    const FIELDS: [&str; 6] = ["name", "displayName", "type", "version", "resources", "alerts"];
+    const FIELDS: [&str; 6] = [
+        "name",
+        "displayName",
+        "type",
+        "version",
+        "resources",
+        "alerts",
+    ];
     if let Some(unknown) = body.keys().find(|k| !FIELDS.contains(&k.as_str())) {
         return Err(ApiError::bad(format!("unknown field {unknown}")));
     }
@@ -156,7 +182,9 @@ pub async fn create(ctx: &Ctx, req: &Request, token: &str) -> Result<Reply, ApiE
         Some(v) => parse_resources(v)?,
         None => ResourcesInput::default(),
     };
-    let resources = plan.resolve(&resources).map_err(|e| ApiError::bad(e.to_string()))?;
+    let resources = plan
+        .resolve(&resources)
+        .map_err(|e| ApiError::bad(e.to_string()))?;
     let alerts = match body.get("alerts") {
         None => Map::new(),
         Some(Value::Object(m)) => m.clone(),
@@ -170,7 +198,11 @@ pub async fn create(ctx: &Ctx, req: &Request, token: &str) -> Result<Reply, ApiE
         name,
         display_name,
         cluster_type,
-        spec: Spec { version, resources, alerts },
+        spec: Spec {
+            version,
+            resources,
+            alerts,
+        },
         generation: 1,
         resource_version: ResourceVersion(0), // assigned by the store
         incarnation: 0,                       // assigned by the store
@@ -181,9 +213,12 @@ pub async fn create(ctx: &Ctx, req: &Request, token: &str) -> Result<Reply, ApiE
     };
     match ctx.store.create_cluster(&cluster, token).await? {
         WriteOutcome::Written(c) => Ok(cluster_reply(StatusCode::CREATED, &c)),
-        WriteOutcome::Conflict(Some(c)) if c.status.phase == Phase::Deleting => Err(ApiError::Conflict(
-            format!("Cluster {} is still being deleted; create it again once it is gone", c.name),
-        )),
+        WriteOutcome::Conflict(Some(c)) if c.status.phase == Phase::Deleting => {
+            Err(ApiError::Conflict(format!(
+                "Cluster {} is still being deleted; create it again once it is gone",
+                c.name
+            )))
+        }
         WriteOutcome::Conflict(_) => Err(ApiError::Conflict("Cluster name already exists".into())),
     }
 }
@@ -232,8 +267,13 @@ pub async fn list(ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             _ => return Err(ApiError::bad("limit must be an integer from 1 to 1000")),
         },
     };
-    let after = query_param(req, "continue").map(|t| decode_continue(&t)).transpose()?;
-    let (clusters, more) = ctx.store.list_clusters(&begun.tenant, limit, after.as_ref()).await?;
+    let after = query_param(req, "continue")
+        .map(|t| decode_continue(&t))
+        .transpose()?;
+    let (clusters, more) = ctx
+        .store
+        .list_clusters(&begun.tenant, limit, after.as_ref())
+        .await?;
     let mut body = json!({ "items": clusters.iter().map(Cluster::to_json).collect::<Vec<_>>() });
     if let (true, Some(last)) = (more, clusters.last()) {
         body["continue"] = json!(encode_continue(&last.name));
@@ -254,7 +294,9 @@ struct Patch {
 
 fn parse_patch(body: &Map<String, Value>) -> Result<Patch, ApiError> {
     if body.is_empty() {
-        return Err(ApiError::bad("PATCH body must change at least one of: version, resources, alerts"));
+        return Err(ApiError::bad(
+            "PATCH body must change at least one of: version, resources, alerts",
+        ));
     }
     let mut patch = Patch::default();
     for (k, v) in body {
@@ -320,12 +362,18 @@ fn apply_patch(current: &Cluster, patch: &Patch, plan: &Plan) -> Result<Spec, Ap
             _ => value.as_str() == Some(current.cluster_type.as_str()),
         };
         if !same {
-            return Err(ApiError::bad(format!("{field} is immutable and cannot be changed")));
+            return Err(ApiError::bad(format!(
+                "{field} is immutable and cannot be changed"
+            )));
         }
     }
     let mut spec = current.spec.clone();
     if let Some(v) = patch.version {
-        current.spec.version.check_upgrade_to(v).map_err(|e| ApiError::bad(e.to_string()))?;
+        current
+            .spec
+            .version
+            .check_upgrade_to(v)
+            .map_err(|e| ApiError::bad(e.to_string()))?;
         spec.version = v;
     }
     for (i, kind) in ResourceKind::ALL.iter().enumerate() {
@@ -338,7 +386,8 @@ fn apply_patch(current: &Cluster, patch: &Patch, plan: &Plan) -> Result<Spec, Ap
             }
         }
     }
-    plan.check(&spec.resources).map_err(|e| ApiError::bad(e.to_string()))?;
+    plan.check(&spec.resources)
+        .map_err(|e| ApiError::bad(e.to_string()))?;
     if let Some(p) = &patch.alerts {
         let mut alerts = Value::Object(spec.alerts.clone());
         merge_patch(&mut alerts, p);
@@ -367,9 +416,14 @@ pub async fn update(ctx: &Ctx, req: &Request, token: &str) -> Result<Reply, ApiE
         let current = begun.snap.cluster.ok_or_else(|| not_found(name))?;
         let spec = apply_patch(&current, &patch, plan)?;
         if current.status.phase == Phase::Deleting {
-            return Err(ApiError::Conflict(format!("Cluster {name} is being deleted")));
+            return Err(ApiError::Conflict(format!(
+                "Cluster {name} is being deleted"
+            )));
         }
-        if if_match.as_ref().is_some_and(|p| !p.matches_strong(current.resource_version)) {
+        if if_match
+            .as_ref()
+            .is_some_and(|p| !p.matches_strong(current.resource_version))
+        {
             return Err(ApiError::PreconditionFailed);
         }
         if spec == current.spec {
@@ -382,7 +436,11 @@ pub async fn update(ctx: &Ctx, req: &Request, token: &str) -> Result<Reply, ApiE
             updated_at: now_rfc3339(),
             ..current.clone()
         };
-        match ctx.store.update_spec(&next, current.resource_version, token).await? {
+        match ctx
+            .store
+            .update_spec(&next, current.resource_version, token)
+            .await?
+        {
             WriteOutcome::Written(c) => return Ok(cluster_reply(StatusCode::OK, &c)),
             WriteOutcome::Conflict(None) => return Err(not_found(name)),
             WriteOutcome::Conflict(Some(_)) if matches!(if_match, Some(Precondition::Tags(_))) => {
@@ -391,7 +449,9 @@ pub async fn update(ctx: &Ctx, req: &Request, token: &str) -> Result<Reply, ApiE
             WriteOutcome::Conflict(Some(_)) => continue,
         }
     }
-    Err(ApiError::Conflict("The cluster kept changing; retry".into()))
+    Err(ApiError::Conflict(
+        "The cluster kept changing; retry".into(),
+    ))
 }
 
 /// `DELETE /tenants/{tenant}/clusters/{name}`: 204 and phase `Deleting`; a repeat while
@@ -410,7 +470,10 @@ pub async fn delete(ctx: &Ctx, req: &Request, token: &str) -> Result<Reply, ApiE
         if current.status.phase == Phase::Deleting {
             return Ok(Reply::empty(StatusCode::NO_CONTENT));
         }
-        if if_match.as_ref().is_some_and(|p| !p.matches_strong(current.resource_version)) {
+        if if_match
+            .as_ref()
+            .is_some_and(|p| !p.matches_strong(current.resource_version))
+        {
             return Err(ApiError::PreconditionFailed);
         }
         let now = now_rfc3339();
@@ -426,7 +489,11 @@ pub async fn delete(ctx: &Ctx, req: &Request, token: &str) -> Result<Reply, ApiE
             ),
             ..current.clone()
         };
-        match ctx.store.mark_deleting(&next, current.resource_version, token).await? {
+        match ctx
+            .store
+            .mark_deleting(&next, current.resource_version, token)
+            .await?
+        {
             WriteOutcome::Written(_) => return Ok(Reply::empty(StatusCode::NO_CONTENT)),
             WriteOutcome::Conflict(None) => return Err(not_found(name)),
             WriteOutcome::Conflict(Some(c)) if c.status.phase == Phase::Deleting => {
@@ -438,7 +505,9 @@ pub async fn delete(ctx: &Ctx, req: &Request, token: &str) -> Result<Reply, ApiE
             WriteOutcome::Conflict(Some(_)) => continue,
         }
     }
-    Err(ApiError::Conflict("The cluster kept changing; retry".into()))
+    Err(ApiError::Conflict(
+        "The cluster kept changing; retry".into(),
+    ))
 }
 
 #[cfg(test)]
@@ -459,7 +528,13 @@ mod tests {
     fn continue_tokens_round_trip_and_garbage_is_refused() {
         let name = ClusterName::parse("prod-2").unwrap();
         assert_eq!(decode_continue(&encode_continue(&name)).unwrap(), name);
-        for bad in ["", "!!", "djE6", "eHl6", &URL_SAFE_NO_PAD.encode("v1:UPPER")] {
+        for bad in [
+            "",
+            "!!",
+            "djE6",
+            "eHl6",
+            &URL_SAFE_NO_PAD.encode("v1:UPPER"),
+        ] {
             assert!(decode_continue(bad).is_err(), "{bad}");
         }
     }

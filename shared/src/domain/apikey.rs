@@ -40,7 +40,9 @@ impl fmt::Display for KeyId {
 }
 
 fn is_id_hex(s: &str) -> bool {
-    s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 8
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// A raw API key as presented by a caller. Its `Debug` never shows the secret.
@@ -67,7 +69,10 @@ impl RawKey {
         if !secret.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return None;
         }
-        Some(RawKey { id: KeyId(hex.to_string()), whole: s.to_string() })
+        Some(RawKey {
+            id: KeyId(hex.to_string()),
+            whole: s.to_string(),
+        })
     }
 
     /// Generates a new key with the given id.

@@ -111,7 +111,10 @@ impl Status {
     pub fn conditions(&self) -> Vec<Condition> {
         let phase = self.phase;
         let ready = matches!(phase, Phase::Running | Phase::Upgrading | Phase::Updating);
-        let reason = self.reason.clone().unwrap_or_else(|| phase.as_str().to_string());
+        let reason = self
+            .reason
+            .clone()
+            .unwrap_or_else(|| phase.as_str().to_string());
         let message = self.message.clone().unwrap_or_default();
         let cond = |type_, on: bool, at: &String| Condition {
             type_,
@@ -122,8 +125,16 @@ impl Status {
         };
         vec![
             cond(ConditionType::Ready, ready, &self.ready_changed_at),
-            cond(ConditionType::Progressing, phase.is_progressing(), &self.progressing_changed_at),
-            cond(ConditionType::Degraded, phase == Phase::Failed, &self.degraded_changed_at),
+            cond(
+                ConditionType::Progressing,
+                phase.is_progressing(),
+                &self.progressing_changed_at,
+            ),
+            cond(
+                ConditionType::Degraded,
+                phase == Phase::Failed,
+                &self.degraded_changed_at,
+            ),
         ]
     }
 }
@@ -215,7 +226,10 @@ mod tests {
 
     #[test]
     fn a_transition_moves_only_the_conditions_that_flip() {
-        let running = Status { phase: Phase::Running, ..Status::pending("t0") };
+        let running = Status {
+            phase: Phase::Running,
+            ..Status::pending("t0")
+        };
         let updating = running.transition(Phase::Updating, "Updating", "", "t1");
         // Ready stays True (a rolling update keeps serving), Progressing flips to True.
         assert_eq!(updating.ready_changed_at, "t0");

@@ -23,7 +23,6 @@ impl fmt::Display for ResourceVersion {
     }
 }
 
-
 /// A parsed precondition header (`If-Match` or `If-None-Match`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Precondition {
@@ -76,10 +75,16 @@ impl Precondition {
             } else {
                 rest
             };
-            if opaque.is_empty() || opaque.contains('"') || opaque.bytes().any(|b| b <= b' ' || b == 0x7f) {
+            if opaque.is_empty()
+                || opaque.contains('"')
+                || opaque.bytes().any(|b| b <= b' ' || b == 0x7f)
+            {
                 return Err(err());
             }
-            tags.push(EntityTagView { weak, opaque: opaque.to_string() });
+            tags.push(EntityTagView {
+                weak,
+                opaque: opaque.to_string(),
+            });
         }
         if tags.is_empty() {
             return Err(err());
@@ -105,7 +110,6 @@ impl Precondition {
         }
     }
 }
-
 
 #[cfg(test)]
 mod tests {

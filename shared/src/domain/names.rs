@@ -118,7 +118,9 @@ mod tests {
     #[test]
     fn labels_outside_rfc1123_are_refused() {
         let long = "a".repeat(64);
-        for bad in ["a", "", "-ab", "ab-", "Ab", "a_b", "a.b", "abc\n", "ab c", "é1", &long] {
+        for bad in [
+            "a", "", "-ab", "ab-", "Ab", "a_b", "a.b", "abc\n", "ab c", "é1", &long,
+        ] {
             assert!(TenantName::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -59,7 +59,11 @@ impl Phase {
     pub fn is_progressing(self) -> bool {
         matches!(
             self,
-            Phase::Pending | Phase::Provisioning | Phase::Upgrading | Phase::Updating | Phase::Deleting
+            Phase::Pending
+                | Phase::Provisioning
+                | Phase::Upgrading
+                | Phase::Updating
+                | Phase::Deleting
         )
     }
 }

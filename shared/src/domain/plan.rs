@@ -106,7 +106,12 @@ impl Plan {
     /// # Errors
     /// [`PlanError`] naming the first offending field.
     pub fn resolve(&self, input: &ResourcesInput) -> Result<Resources, PlanError> {
-        let pick = |kind| input.get(kind).cloned().unwrap_or_else(|| self.default_for(kind));
+        let pick = |kind| {
+            input
+                .get(kind)
+                .cloned()
+                .unwrap_or_else(|| self.default_for(kind))
+        };
         let resources = Resources {
             cpu: pick(ResourceKind::Cpu),
             memory: pick(ResourceKind::Memory),
@@ -150,7 +155,11 @@ mod tests {
             for s in plan.defaults.iter().chain(plan.max.iter()) {
                 assert!(Quantity::parse(s).is_ok(), "{} {s}", plan.name);
             }
-            assert!(plan.resolve(&ResourcesInput::default()).is_ok(), "{}", plan.name);
+            assert!(
+                plan.resolve(&ResourcesInput::default()).is_ok(),
+                "{}",
+                plan.name
+            );
         }
     }
 
@@ -170,13 +179,20 @@ mod tests {
     #[test]
     fn zero_negative_and_oversized_resources_are_refused() {
         let plan = Plan::by_name("starter").unwrap();
-        for (cpu, want) in [("0", "greater than 0"), ("-1", "greater than 0"), ("5", "limit of 4")] {
+        for (cpu, want) in [
+            ("0", "greater than 0"),
+            ("-1", "greater than 0"),
+            ("5", "limit of 4"),
+        ] {
             let input = ResourcesInput {
                 cpu: Some(Quantity::parse(cpu).unwrap()),
                 ..Default::default()
             };
             let err = plan.resolve(&input).unwrap_err().to_string();
-            assert!(err.contains(want) && err.contains("resources.cpu"), "{cpu}: {err}");
+            assert!(
+                err.contains(want) && err.contains("resources.cpu"),
+                "{cpu}: {err}"
+            );
         }
     }
 }

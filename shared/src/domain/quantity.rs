@@ -61,7 +61,7 @@ fn to_nanos(mantissa: u128, exp10: i64, exp2: u32) -> i128 {
     } else {
         let mut rounded_up = false;
         for _ in 0..(-e).min(60) {
-            if value % 10 != 0 {
+            if !value.is_multiple_of(10) {
                 rounded_up = true;
             }
             value /= 10;
@@ -108,7 +108,9 @@ impl Quantity {
         if frac_part.contains('.') || (int_part.is_empty() && frac_part.is_empty()) {
             return Err(bad());
         }
-        if !(int_part.is_empty() || is_digits(int_part)) || !(frac_part.is_empty() || is_digits(frac_part)) {
+        if !(int_part.is_empty() || is_digits(int_part))
+            || !(frac_part.is_empty() || is_digits(frac_part))
+        {
             return Err(bad());
         }
         let (exp10, exp2): (i64, u32) = match suffix {
@@ -138,8 +140,19 @@ impl Quantity {
                     return Err(bad());
                 }
                 // Anything beyond ±10^6 saturates or vanishes either way.
-                let magnitude: i64 = if digits.len() > 7 { 10_000_000 } else { digits.parse().map_err(|_| bad())? };
-                (if exp.starts_with('-') { -magnitude } else { magnitude }, 0)
+                let magnitude: i64 = if digits.len() > 7 {
+                    10_000_000
+                } else {
+                    digits.parse().map_err(|_| bad())?
+                };
+                (
+                    if exp.starts_with('-') {
+                        -magnitude
+                    } else {
+                        magnitude
+                    },
+                    0,
+                )
             }
         };
         // Mantissa = int_part ++ frac_part, with the decimal point moved into exp10. Leading
@@ -147,16 +160,27 @@ impl Quantity {
         let digits: String = format!("{int_part}{frac_part}");
         let trimmed = digits.trim_start_matches('0');
         let mut exp10 = exp10 - frac_part.len() as i64;
-        let (kept, dropped) = if trimmed.len() > 36 { trimmed.split_at(36) } else { (trimmed, "") };
+        let (kept, dropped) = if trimmed.len() > 36 {
+            trimmed.split_at(36)
+        } else {
+            (trimmed, "")
+        };
         exp10 += dropped.len() as i64;
-        let mut mantissa: u128 = if kept.is_empty() { 0 } else { kept.parse().map_err(|_| bad())? };
+        let mut mantissa: u128 = if kept.is_empty() {
+            0
+        } else {
+            kept.parse().map_err(|_| bad())?
+        };
         if dropped.bytes().any(|b| b != b'0') {
             // Keep the round-up: a dropped non-zero tail makes the value strictly larger.
             mantissa = mantissa.saturating_mul(10).saturating_add(1);
             exp10 -= 1;
         }
         let magnitude = to_nanos(mantissa, exp10, exp2);
-        Ok(Quantity { raw: s.to_string(), nanos: if negative { -magnitude } else { magnitude } })
+        Ok(Quantity {
+            raw: s.to_string(),
+            nanos: if negative { -magnitude } else { magnitude },
+        })
     }
 
     /// The quantity as the caller wrote it.
@@ -222,8 +246,29 @@ mod tests {
     #[test]
     fn the_kubernetes_valid_table_parses() {
         for s in [
-            "0", "1", "500m", "3m", "5n", "4u", "8k", "50k", "7M", "1E", "16Gi", "100.035Ki", "0.5Mi",
-            "1e3", "1E-3", "1.3E+6", "0.5e-9", ".001", "1.", "1.G", "+1", "-1", "9Ei",
+            "0",
+            "1",
+            "500m",
+            "3m",
+            "5n",
+            "4u",
+            "8k",
+            "50k",
+            "7M",
+            "1E",
+            "16Gi",
+            "100.035Ki",
+            "0.5Mi",
+            "1e3",
+            "1E-3",
+            "1.3E+6",
+            "0.5e-9",
+            ".001",
+            "1.",
+            "1.G",
+            "+1",
+            "-1",
+            "9Ei",
             "9223372036854775807Ki",
         ] {
             assert!(Quantity::parse(s).is_ok(), "{s}");
@@ -233,8 +278,9 @@ mod tests {
     #[test]
     fn the_kubernetes_invalid_table_is_refused() {
         for s in [
-            "", "1.1.M", "1+1.0M", "0.1mi", "0.1am", "aoeu", ".5i", "1i", "-3.01i", "-3.01e-", " 1", "1 ",
-            "16K", "16GB", "16gi", ".", "e3", "1e", "1e1.5", "--1", "1Kii", "abc\n", "1\n", "+", "-",
+            "", "1.1.M", "1+1.0M", "0.1mi", "0.1am", "aoeu", ".5i", "1i", "-3.01i", "-3.01e-",
+            " 1", "1 ", "16K", "16GB", "16gi", ".", "e3", "1e", "1e1.5", "--1", "1Kii", "abc\n",
+            "1\n", "+", "-",
         ] {
             assert!(Quantity::parse(s).is_err(), "{s:?}");
         }
@@ -256,7 +302,11 @@ mod tests {
         assert_eq!(v("9Ei"), MAX_NANOS, "saturates");
         assert_eq!(v("9223372036854775807Ki"), MAX_NANOS, "saturates");
         assert_eq!(v("1e999999999999"), MAX_NANOS, "huge exponents saturate");
-        assert_eq!(v("1e-999999999999"), 1, "tiny positive values round up to 1n");
+        assert_eq!(
+            v("1e-999999999999"),
+            1,
+            "tiny positive values round up to 1n"
+        );
         assert_eq!(v("0e5"), 0);
     }
 

@@ -39,7 +39,11 @@ pub enum ResourceKind {
 
 impl ResourceKind {
     /// All kinds in display order.
-    pub const ALL: [ResourceKind; 3] = [ResourceKind::Cpu, ResourceKind::Memory, ResourceKind::Storage];
+    pub const ALL: [ResourceKind; 3] = [
+        ResourceKind::Cpu,
+        ResourceKind::Memory,
+        ResourceKind::Storage,
+    ];
 
     /// The JSON field name.
     pub fn field(self) -> &'static str {

@@ -16,10 +16,26 @@ pub struct Release {
 
 /// Every supported minor of Kubernetes 1.x, oldest first.
 pub const CATALOG: &[Release] = &[
-    Release { minor: 30, patch: "v1.30.14", stable: true },
-    Release { minor: 31, patch: "v1.31.10", stable: true },
-    Release { minor: 32, patch: "v1.32.6", stable: true },
-    Release { minor: 33, patch: "v1.33.2", stable: true },
+    Release {
+        minor: 30,
+        patch: "v1.30.14",
+        stable: true,
+    },
+    Release {
+        minor: 31,
+        patch: "v1.31.10",
+        stable: true,
+    },
+    Release {
+        minor: 32,
+        patch: "v1.32.6",
+        stable: true,
+    },
+    Release {
+        minor: 33,
+        patch: "v1.33.2",
+        stable: true,
+    },
 ];
 
 /// A supported minor version such as `1.32`.
@@ -98,7 +114,11 @@ impl MinorVersion {
 
     /// The newest stable minor: what a create without `version` gets.
     pub fn latest_stable() -> Self {
-        let newest = CATALOG.iter().rev().find(|r| r.stable).unwrap_or(&CATALOG[0]);
+        let newest = CATALOG
+            .iter()
+            .rev()
+            .find(|r| r.stable)
+            .unwrap_or(&CATALOG[0]);
         Self(newest.minor)
     }
 
@@ -148,11 +168,22 @@ mod tests {
 
     #[test]
     fn malformed_and_unsupported_versions_are_refused() {
-        for s in ["", "1", "1.", "v", "1.x", "1.32.", "1.32.3.4", " 1.32", "+1.32", "V1.32"] {
-            assert!(matches!(MinorVersion::parse(s), Err(VersionError::Malformed(_))), "{s:?}");
+        for s in [
+            "", "1", "1.", "v", "1.x", "1.32.", "1.32.3.4", " 1.32", "+1.32", "V1.32",
+        ] {
+            assert!(
+                matches!(MinorVersion::parse(s), Err(VersionError::Malformed(_))),
+                "{s:?}"
+            );
         }
         for s in ["1.29", "2.32", "1.99"] {
-            assert!(matches!(MinorVersion::parse(s), Err(VersionError::Unsupported { .. })), "{s}");
+            assert!(
+                matches!(
+                    MinorVersion::parse(s),
+                    Err(VersionError::Unsupported { .. })
+                ),
+                "{s}"
+            );
         }
     }
 
@@ -170,7 +201,13 @@ mod tests {
         let v33 = MinorVersion::parse("1.33").unwrap();
         assert!(v31.check_upgrade_to(v31).is_ok());
         assert!(v31.check_upgrade_to(v32).is_ok());
-        assert!(matches!(v31.check_upgrade_to(v33), Err(VersionError::SkippedMinor { .. })));
-        assert!(matches!(v32.check_upgrade_to(v31), Err(VersionError::Downgrade { .. })));
+        assert!(matches!(
+            v31.check_upgrade_to(v33),
+            Err(VersionError::SkippedMinor { .. })
+        ));
+        assert!(matches!(
+            v32.check_upgrade_to(v31),
+            Err(VersionError::Downgrade { .. })
+        ));
     }
 }

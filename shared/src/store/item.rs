@@ -82,10 +82,19 @@ pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
 pub fn spec_values(c: &Cluster) -> Item {
     let r = &c.spec.resources;
     HashMap::from([
-        (":version".into(), AttributeValue::S(c.spec.version.to_string())),
+        (
+            ":version".into(),
+            AttributeValue::S(c.spec.version.to_string()),
+        ),
         (":cpu".into(), AttributeValue::S(r.cpu.as_str().into())),
-        (":memory".into(), AttributeValue::S(r.memory.as_str().into())),
-        (":storage".into(), AttributeValue::S(r.storage.as_str().into())),
+        (
+            ":memory".into(),
+            AttributeValue::S(r.memory.as_str().into()),
+        ),
+        (
+            ":storage".into(),
+            AttributeValue::S(r.storage.as_str().into()),
+        ),
         (
             ":alerts".into(),
             AttributeValue::S(serde_json::Value::Object(c.spec.alerts.clone()).to_string()),
@@ -111,7 +120,9 @@ impl ItemExt for Item {
     }
 
     fn opt_str(&self, name: &str) -> Option<&str> {
-        self.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+        self.get(name)
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str)
     }
 
     fn num_attr(&self, name: &str) -> Result<u64, StoreError> {
@@ -175,8 +186,14 @@ pub fn cluster_from(it: &Item) -> Result<Option<Cluster>, StoreError> {
             endpoint: it.opt_str(attr::ENDPOINT).map(str::to_string),
             kubernetes_version: it.opt_str(attr::KUBERNETES_VERSION).map(str::to_string),
             observed_generation: it.num_attr(attr::OBSERVED_GENERATION)?,
-            reason: it.opt_str(attr::REASON).filter(|s| !s.is_empty()).map(str::to_string),
-            message: it.opt_str(attr::MESSAGE).filter(|s| !s.is_empty()).map(str::to_string),
+            reason: it
+                .opt_str(attr::REASON)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+            message: it
+                .opt_str(attr::MESSAGE)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
             ready_changed_at: it.str_attr(attr::READY_AT)?.to_string(),
             progressing_changed_at: it.str_attr(attr::PROGRESSING_AT)?.to_string(),
             degraded_changed_at: it.str_attr(attr::DEGRADED_AT)?.to_string(),
@@ -214,7 +231,10 @@ pub fn api_key_from(it: &Item) -> Result<ApiKeyRecord, StoreError> {
         tenant: it.str_attr(attr::TENANT)?.to_string(),
         role: Role::parse(role).ok_or_else(|| corrupt("role", role))?,
         secret_hash: it.str_attr(attr::SECRET_HASH)?.to_string(),
-        display_name: it.opt_str(attr::DISPLAY_NAME).unwrap_or_default().to_string(),
+        display_name: it
+            .opt_str(attr::DISPLAY_NAME)
+            .unwrap_or_default()
+            .to_string(),
         created_at: it.str_attr(attr::CREATED_AT)?.to_string(),
         created_by: it.opt_str(attr::CREATED_BY).unwrap_or_default().to_string(),
         expires_at: it.opt_str(attr::EXPIRES_AT).map(str::to_string),

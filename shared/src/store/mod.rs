@@ -195,7 +195,11 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError`] on DynamoDB failure.
-    pub async fn create_cluster(&self, c: &Cluster, token: &str) -> Result<WriteOutcome, StoreError> {
+    pub async fn create_cluster(
+        &self,
+        c: &Cluster,
+        token: &str,
+    ) -> Result<WriteOutcome, StoreError> {
         let mut values = item::spec_values(c);
         values.extend([
             (":tenant".into(), s(c.tenant.as_str())),
@@ -207,7 +211,10 @@ impl Store {
             (":phase".into(), s(c.status.phase.as_str())),
             (":observed".into(), n(c.status.observed_generation)),
             (":ready_at".into(), s(&c.status.ready_changed_at)),
-            (":progressing_at".into(), s(&c.status.progressing_changed_at)),
+            (
+                ":progressing_at".into(),
+                s(&c.status.progressing_changed_at),
+            ),
             (":degraded_at".into(), s(&c.status.degraded_changed_at)),
             (":token".into(), s(token)),
             (":zero".into(), n(0)),
@@ -221,7 +228,8 @@ impl Store {
              #progressing_at = :progressing_at, #degraded_at = :degraded_at, #token = :token, \
              #rv = if_not_exists(#rv, :zero) + :one, #inc = if_not_exists(#rv, :zero) + :one \
              REMOVE #endpoint, #k8s, #metrics, #reason, #message";
-        self.conditional_update(c, update, COND_CREATE_CLUSTER, values, token).await
+        self.conditional_update(c, update, COND_CREATE_CLUSTER, values, token)
+            .await
     }
 
     /// Writes a new spec (and bumped generation) if the cluster is still at `expected`.
@@ -244,7 +252,8 @@ impl Store {
         let update = "SET #version = :version, #cpu = :cpu, #memory = :memory, \
              #storage = :storage, #alerts = :alerts, #gen = :gen, #updated = :updated, \
              #rv = :new_rv, #token = :token";
-        self.conditional_update(next, update, COND_SAME_VERSION, values, token).await
+        self.conditional_update(next, update, COND_SAME_VERSION, values, token)
+            .await
     }
 
     /// Moves a cluster to `Deleting` (bumping generation, which starts the teardown) if it is
@@ -276,7 +285,8 @@ impl Store {
              #ready_at = :ready_at, #progressing_at = :progressing_at, \
              #degraded_at = :degraded_at, #gen = :gen, #updated = :updated, #rv = :new_rv, \
              #token = :token";
-        self.conditional_update(next, update, COND_SAME_VERSION, values, token).await
+        self.conditional_update(next, update, COND_SAME_VERSION, values, token)
+            .await
     }
 
     async fn conditional_update(
@@ -292,7 +302,10 @@ impl Store {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(item::key(tenant_pk(c.tenant.as_str()), cluster_sk(c.name.as_str()))))
+            .set_key(Some(item::key(
+                tenant_pk(c.tenant.as_str()),
+                cluster_sk(c.name.as_str()),
+            )))
             .update_expression(update)
             .condition_expression(condition)
             .set_expression_attribute_names(Some(item::names_used(&expr)))
@@ -316,7 +329,10 @@ impl Store {
                     };
                     // Our own write landed and its reply was lost; the SDK's retry then failed
                     // the condition against our own result. That is success, not a conflict.
-                    if let Some(old) = old.as_ref().filter(|o| o.write_token.as_deref() == Some(token)) {
+                    if let Some(old) = old
+                        .as_ref()
+                        .filter(|o| o.write_token.as_deref() == Some(token))
+                    {
                         return Ok(WriteOutcome::Written(old.clone()));
                     }
                     Ok(WriteOutcome::Conflict(old))
@@ -356,7 +372,10 @@ impl Store {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(item::key(tenant_pk(tenant.as_str()), cluster_sk(name.as_str()))))
+            .set_key(Some(item::key(
+                tenant_pk(tenant.as_str()),
+                cluster_sk(name.as_str()),
+            )))
             .update_expression(update)
             .condition_expression(COND_FINISH_DELETION)
             .set_expression_attribute_names(Some(item::names_used(&expr)))
@@ -384,7 +403,8 @@ impl Store {
         after: Option<&ClusterName>,
     ) -> Result<(Vec<Cluster>, bool), StoreError> {
         let mut clusters = Vec::new();
-        let mut start = after.map(|a| item::key(tenant_pk(tenant.as_str()), cluster_sk(a.as_str())));
+        let mut start =
+            after.map(|a| item::key(tenant_pk(tenant.as_str()), cluster_sk(a.as_str())));
         // One more than asked for tells whether another page exists.
         let want = limit.map(|l| l + 1);
         loop {

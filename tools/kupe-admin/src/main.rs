@@ -14,8 +14,11 @@ const USAGE: &str = "usage:
   kupe-admin tenant create NAME [--plan P]
   kupe-admin apikey create --tenant T --role admin|readonly [--name N] [--expires-at RFC3339]";
 
+/// Command-line words: positionals and `--flag value` pairs.
+type Words<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>);
+
 /// Splits `args` into positionals and `--flag value` pairs.
-fn parse(args: &[String]) -> Result<(Vec<&str>, Vec<(&str, &str)>), String> {
+fn parse(args: &[String]) -> Result<Words<'_>, String> {
     let mut pos = Vec::new();
     let mut flags = Vec::new();
     let mut it = args.iter();
@@ -65,7 +68,9 @@ async fn run(args: &[String]) -> Result<(), String> {
                 created_by: "kupe-admin",
                 fixed_key: None,
             };
-            let issued = admin::create_api_key(&ctx.store, &new).await.map_err(|e| e.to_string())?;
+            let issued = admin::create_api_key(&ctx.store, &new)
+                .await
+                .map_err(|e| e.to_string())?;
             println!("id: {}", issued.record.id);
             println!("tenant: {}", issued.record.tenant);
             println!("role: {}", issued.record.role.as_str());
