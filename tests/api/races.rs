@@ -1,6 +1,6 @@
 //! Concurrency: the ETag rules must hold under real concurrent requests, not by luck. The
 //! emulator serializes DynamoDB calls (moto alone is not atomic); these tests would catch a
-//! regression in either that wrapper or our conditions. Rounds: `KUPE_RACE_ROUNDS` (default 60).
+//! regression in either that wrapper or our conditions. Rounds: `KUPE_RACE_ROUNDS` (default 200).
 
 use futures::future::join_all;
 use kupe_tests::{TestApp, M};
@@ -11,7 +11,7 @@ fn rounds() -> usize {
     std::env::var("KUPE_RACE_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
-        .unwrap_or(60)
+        .unwrap_or(200)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -92,5 +92,61 @@ async fn concurrent_creates_of_one_name_make_exactly_one_cluster() {
             let list = app.req(M::GET, &app.clusters()).send().await;
             assert_eq!(list.body["items"].as_array().unwrap().len(), round + 1);
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixteen_concurrent_conditional_writes_on_one_version_let_exactly_one_land() {
+    // The store-level half of the PATCH race, without the read that spreads requests out: every
+    // writer names the same version at the same moment.
+    use kupe_shared::{
+        domain::{etag::ResourceVersion, quantity::Quantity},
+        store::WriteOutcome,
+    };
+    let app = TestApp::spawn().await;
+    app.create("hot").await;
+    let tenant = kupe_shared::domain::names::TenantName::parse(&app.tenant).unwrap();
+    let name = kupe_shared::domain::names::ClusterName::parse("hot").unwrap();
+    for round in 0..rounds() {
+        let current = app
+            .ctx
+            .store
+            .snapshot(
+                &kupe_shared::domain::apikey::RawKey::parse(&app.admin)
+                    .unwrap()
+                    .id()
+                    .clone(),
+                Some(&tenant),
+                Some(&name),
+            )
+            .await
+            .unwrap()
+            .cluster
+            .unwrap();
+        let writes = (0..16).map(|i| {
+            let mut next = current.clone();
+            next.spec.resources.cpu =
+                Quantity::parse(&format!("{}m", 1000 + round * 16 + i)).unwrap();
+            next.generation += 1;
+            next.resource_version = ResourceVersion(current.resource_version.0 + 1);
+            let app = &app;
+            let expected = current.resource_version;
+            async move {
+                app.ctx
+                    .store
+                    .update_spec(&next, expected, &format!("w{round}-{i}"))
+                    .await
+                    .unwrap()
+            }
+        });
+        let outcomes = join_all(writes).await;
+        let landed = outcomes
+            .iter()
+            .filter(|o| matches!(o, WriteOutcome::Written(_)))
+            .count();
+        assert_eq!(
+            landed, 1,
+            "round {round}: exactly one conditional write lands"
+        );
     }
 }
