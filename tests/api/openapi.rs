@@ -61,3 +61,40 @@ fn the_contract_documents_no_route_we_do_not_serve() {
         }
     }
 }
+
+/// The keys of a JSON object.
+fn keys(v: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    v.as_object().expect("object").keys().cloned().collect()
+}
+
+/// The `properties` names of a schema.
+fn schema_props(spec: &Value, name: &str) -> std::collections::BTreeSet<String> {
+    spec["components"]["schemas"][name]["properties"]
+        .as_mapping()
+        .expect("properties")
+        .keys()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_cluster_the_api_returns_has_exactly_the_documented_fields() {
+    let spec = spec();
+    let app = kupe_tests::TestApp::spawn().await;
+    let c = app.create("prod").await.body;
+    assert_eq!(keys(&c), schema_props(&spec, "Cluster"));
+    let status = keys(&c["status"]);
+    assert!(
+        status.is_subset(&schema_props(&spec, "ClusterStatus")),
+        "{status:?}"
+    );
+    for cond in c["status"]["conditions"].as_array().unwrap() {
+        assert_eq!(keys(cond), schema_props(&spec, "Condition"));
+    }
+    let err = app
+        .req(kupe_tests::M::GET, &app.cluster("nope"))
+        .send()
+        .await
+        .body;
+    assert_eq!(keys(&err), schema_props(&spec, "Error"));
+}
