@@ -16,6 +16,10 @@ $(VENV)/.installed: infra/emulator/requirements.txt
 	$(VENV)/bin/pip install --quiet -r infra/emulator/requirements.txt
 	touch $@
 
+## run: the local stack on 127.0.0.1:$${KUPE_LOCAL_PORT:-8080}; prints the exports to paste
+run: venv
+	$(CARGO) run --quiet -p kupe-local
+
 ## test: format check, clippy (warnings denied), unit and integration tests against the emulator
 test: fmt-check clippy venv
 	infra/emulator/with-emulator.sh $(CARGO) nextest run --workspace --no-fail-fast

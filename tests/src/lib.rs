@@ -2,11 +2,8 @@
 //! tenant per test, API keys, an SDK interceptor that counts AWS calls, and a request builder
 //! that goes through the same router (API Gateway event → handler) the local stack uses.
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_dynamodb::{
-    config::{Credentials, Intercept},
-    types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType},
-};
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::config::Intercept;
 use aws_smithy_runtime_api::{
     box_error::BoxError,
     client::{
@@ -24,9 +21,7 @@ use lambda_http::{
 use serde_json::Value;
 use std::{
     collections::HashMap,
-    io::{BufRead, BufReader},
     path::PathBuf,
-    process::{Command, Stdio},
     sync::{Arc, Mutex, OnceLock},
 };
 
@@ -37,52 +32,23 @@ pub fn repo_root() -> PathBuf {
 
 /// The emulator's URL: `KUPE_EMULATOR_URL` when the caller started one (as `make test` does, so
 /// every test process shares it), otherwise one started here for this process, on a free port.
-// The emulator outlives no test process: `--parent-pid` makes it exit when this process does, so
-// it is never waited on here.
-#[allow(clippy::zombie_processes)]
+/// The emulator's URL: `KUPE_EMULATOR_URL` when the caller started one (as `make test` does, so
+/// every test process shares it), otherwise one started here for this process, on a free port.
 pub fn emulator_url() -> &'static str {
-    static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| {
+    static EMULATOR: OnceLock<String> = OnceLock::new();
+    EMULATOR.get_or_init(|| {
         if let Ok(url) = std::env::var("KUPE_EMULATOR_URL") {
             return url;
         }
-        let root = repo_root();
-        let python = root.join(".venv/bin/python");
-        let mut child = Command::new(&python)
-            .arg(root.join("infra/emulator/serve.py"))
-            .args([
-                "--port",
-                "0",
-                "--parent-pid",
-                &std::process::id().to_string(),
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {} (run `make venv`): {e}", python.display()));
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("emulator output");
-        let port = line
-            .trim()
-            .strip_prefix("READY ")
-            .unwrap_or_else(|| panic!("emulator said {line:?}"));
-        format!("http://127.0.0.1:{port}")
+        // Never waited on: it exits with this process (`--parent-pid`).
+        let emulator = kupe_local::emulator::Emulator::start(&repo_root()).expect("emulator");
+        emulator.url
     })
 }
 
 /// SDK configuration pointing at the emulator.
 pub fn sdk_config() -> SdkConfig {
-    SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(emulator_url())
-        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
-            Credentials::new("test", "test", None, None, "kupe-tests"),
-        ))
-        .build()
+    kupe_local::emulator::sdk_config(emulator_url())
 }
 
 /// Counts AWS operations (and attempts, which include the SDK's own retries) by name.
@@ -135,35 +101,6 @@ impl Intercept for CallCounter {
         *self.attempts.lock().unwrap() += 1;
         Ok(())
     }
-}
-
-/// Creates the table as `template.yaml` declares it.
-pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) {
-    let attr = |n: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(n)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    let key = |n: &str, t| {
-        KeySchemaElement::builder()
-            .attribute_name(n)
-            .key_type(t)
-            .build()
-            .unwrap()
-    };
-    client
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attr("pk"))
-        .attribute_definitions(attr("sk"))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .send()
-        .await
-        .expect("create table");
 }
 
 /// A response as a test sees it.
@@ -233,7 +170,9 @@ impl TestApp {
             .build();
         let client = aws_sdk_dynamodb::Client::from_conf(conf);
         let table = unique("kupe-test");
-        create_table(&client, &table).await;
+        kupe_shared::store::schema::create_table(&client, &table)
+            .await
+            .expect("create table");
         let ctx = Ctx {
             store: Store::new(client, table.clone()),
         };

@@ -2,6 +2,8 @@
 //! Gateway (REST, proxy integration) would send, then calls the same handler the route's Lambda
 //! runs. The local stack serves HTTP through it, and the integration tests call it directly.
 
+pub mod emulator;
+
 use kupe_shared::{http::render, http::ApiError, Ctx};
 use lambda_http::{
     aws_lambda_events::{apigw::ApiGatewayProxyRequest, query_map::QueryMap},
@@ -108,7 +110,8 @@ fn match_resource(template: &str, path: &str) -> Option<HashMap<String, String>>
     Some(params)
 }
 
-fn percent_decode(s: &str) -> String {
+/// Decodes `%XX` escapes (invalid ones are kept as they are).
+pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -217,6 +217,14 @@ impl Store {
             ),
             (":degraded_at".into(), s(&c.status.degraded_changed_at)),
             (":token".into(), s(token)),
+            (
+                ":reason".into(),
+                s(c.status.reason.clone().unwrap_or_default()),
+            ),
+            (
+                ":message".into(),
+                s(c.status.message.clone().unwrap_or_default()),
+            ),
             (":zero".into(), n(0)),
             (":one".into(), n(1)),
             (":deleted".into(), s(Phase::Deleted.as_str())),
@@ -226,8 +234,9 @@ impl Store {
              #alerts = :alerts, #gen = :gen, #created = :created, #updated = :updated, \
              #phase = :phase, #observed = :observed, #ready_at = :ready_at, \
              #progressing_at = :progressing_at, #degraded_at = :degraded_at, #token = :token, \
+             #reason = :reason, #message = :message, \
              #rv = if_not_exists(#rv, :zero) + :one, #inc = if_not_exists(#rv, :zero) + :one \
-             REMOVE #endpoint, #k8s, #metrics, #reason, #message";
+             REMOVE #endpoint, #k8s, #metrics";
         self.conditional_update(c, update, COND_CREATE_CLUSTER, values, token)
             .await
     }

@@ -124,3 +124,40 @@ pub const COND_NEW_ITEM: &str = "attribute_not_exists(#pk)";
 /// generation the teardown served: a newer generation (there is none after a delete, but a
 /// re-created incarnation starts again at 1) or a cluster not deleting is left alone.
 pub const COND_FINISH_DELETION: &str = "#phase = :deleting AND #gen = :gen";
+
+/// Creates the table with the key schema `template.yaml` declares (`pk`/`sk` strings, on-demand),
+/// for the emulator: the local stack and the tests.
+///
+/// # Errors
+/// The SDK error when the table cannot be created.
+pub async fn create_table(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+) -> Result<(), aws_sdk_dynamodb::Error> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let attr = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+    };
+    let key = |n: &str, t| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(t)
+            .build()
+    };
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr(PK).map_err(aws_sdk_dynamodb::Error::from)?)
+        .attribute_definitions(attr(SK).map_err(aws_sdk_dynamodb::Error::from)?)
+        .key_schema(key(PK, KeyType::Hash).map_err(aws_sdk_dynamodb::Error::from)?)
+        .key_schema(key(SK, KeyType::Range).map_err(aws_sdk_dynamodb::Error::from)?)
+        .send()
+        .await?;
+    Ok(())
+}
