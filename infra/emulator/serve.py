@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 
+from moto.core.config import default_user_config
 from moto.dynamodb.models import DynamoDBBackend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
@@ -43,6 +44,11 @@ def _serialize(fn):
 if os.environ.get("KUPE_EMULATOR_UNSERIALIZED") != "1":
     for _name in _SERIALIZED:
         setattr(DynamoDBBackend, _name, _serialize(getattr(DynamoDBBackend, _name)))
+
+
+# Execute state machines for real (DynamoDB, SQS and EventBridge integrations, task tokens,
+# Wait/Choice/Retry/Catch), as `POST /moto-api/config` would.
+default_user_config["stepfunctions"]["execute_state_machine"] = True
 
 
 class Faults:
@@ -130,6 +136,8 @@ def main():
         threading.Thread(target=_exit_with_parent, args=(args.parent_pid,), daemon=True).start()
     app = wrap(DomainDispatcherApplication(create_backend_app), Faults())
     server = make_server(args.host, args.port, app, threaded=True)
+    # moto's Step Functions executor calls the other services over HTTP at localhost:$MOTO_PORT.
+    os.environ["MOTO_PORT"] = str(server.server_port)
     print(f"READY {server.server_port}", flush=True)
     try:
         server.serve_forever()
