@@ -481,12 +481,12 @@ pub async fn delete(ctx: &Ctx, req: &Request, token: &str) -> Result<Reply, ApiE
             generation: current.generation + 1,
             resource_version: ResourceVersion(current.resource_version.0 + 1),
             updated_at: now.clone(),
-            status: current.status.transition(
-                Phase::Deleting,
-                "DeleteRequested",
-                "Waiting for the teardown workflow",
-                &now,
-            ),
+            status: Status {
+                phase: Phase::Deleting,
+                reason: Some("DeleteRequested".into()),
+                message: Some("Waiting for the teardown workflow".into()),
+                ..current.status.clone()
+            },
             ..current.clone()
         };
         match ctx

@@ -110,7 +110,6 @@ impl Status {
     /// teardown runs, `Degraded` once the workflow failed.
     pub fn conditions(&self) -> Vec<Condition> {
         let phase = self.phase;
-        let ready = matches!(phase, Phase::Running | Phase::Upgrading | Phase::Updating);
         let reason = self
             .reason
             .clone()
@@ -123,19 +122,18 @@ impl Status {
             message: message.clone(),
             last_transition_time: at.clone(),
         };
-        vec![
-            cond(ConditionType::Ready, ready, &self.ready_changed_at),
-            cond(
-                ConditionType::Progressing,
-                phase.is_progressing(),
-                &self.progressing_changed_at,
-            ),
-            cond(
-                ConditionType::Degraded,
-                phase == Phase::Failed,
-                &self.degraded_changed_at,
-            ),
-        ]
+        phase
+            .conditions()
+            .into_iter()
+            .map(|(type_, on)| {
+                let at = match type_ {
+                    ConditionType::Ready => &self.ready_changed_at,
+                    ConditionType::Progressing => &self.progressing_changed_at,
+                    ConditionType::Degraded => &self.degraded_changed_at,
+                };
+                cond(type_, on, at)
+            })
+            .collect()
     }
 }
 
@@ -197,27 +195,6 @@ impl Status {
             metrics: None,
         }
     }
-
-    /// This status moved to `to`: each condition whose truth flips gets `now` as its
-    /// `lastTransitionTime`; the others keep theirs.
-    pub fn transition(&self, to: Phase, reason: &str, message: &str, now: &str) -> Status {
-        let before = self.conditions();
-        let mut next = self.clone();
-        next.phase = to;
-        next.reason = Some(reason.into());
-        next.message = Some(message.into());
-        for (old, new) in before.iter().zip(next.conditions()) {
-            if old.status != new.status {
-                let at = match new.type_ {
-                    ConditionType::Ready => &mut next.ready_changed_at,
-                    ConditionType::Progressing => &mut next.progressing_changed_at,
-                    ConditionType::Degraded => &mut next.degraded_changed_at,
-                };
-                *at = now.to_string();
-            }
-        }
-        next
-    }
 }
 
 #[cfg(test)]
@@ -225,23 +202,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_transition_moves_only_the_conditions_that_flip() {
+    fn conditions_follow_the_phase_one_per_type() {
+        let failed = Status {
+            phase: Phase::Failed,
+            ..Status::pending("t0")
+        };
+        let conds = failed.conditions();
+        assert_eq!(conds.len(), 3);
+        assert_eq!(
+            conds.iter().map(|c| c.status).collect::<Vec<_>>(),
+            ["False", "False", "True"]
+        );
         let running = Status {
             phase: Phase::Running,
             ..Status::pending("t0")
         };
-        let updating = running.transition(Phase::Updating, "Updating", "", "t1");
-        // Ready stays True (a rolling update keeps serving), Progressing flips to True.
-        assert_eq!(updating.ready_changed_at, "t0");
-        assert_eq!(updating.progressing_changed_at, "t1");
-        assert_eq!(updating.degraded_changed_at, "t0");
-        let failed = updating.transition(Phase::Failed, "ProviderError", "boom", "t2");
-        assert_eq!(failed.ready_changed_at, "t2");
-        assert_eq!(failed.progressing_changed_at, "t2");
-        assert_eq!(failed.degraded_changed_at, "t2");
-        let conds = failed.conditions();
-        assert_eq!(conds.len(), 3);
-        assert_eq!(conds[2].status, "True");
-        assert_eq!(conds[2].reason, "ProviderError");
+        assert_eq!(running.conditions()[0].status, "True");
     }
 }

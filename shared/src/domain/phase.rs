@@ -55,6 +55,20 @@ impl Phase {
         .find(|p| p.as_str() == s)
     }
 
+    /// The truth of each condition in this phase. `Ready` holds while the cluster serves
+    /// (a rolling upgrade or update keeps serving), `Progressing` while a rollout or teardown
+    /// runs, `Degraded` once the workflow failed.
+    pub fn conditions(self) -> [(ConditionType, bool); 3] {
+        [
+            (
+                ConditionType::Ready,
+                matches!(self, Phase::Running | Phase::Upgrading | Phase::Updating),
+            ),
+            (ConditionType::Progressing, self.is_progressing()),
+            (ConditionType::Degraded, self == Phase::Failed),
+        ]
+    }
+
     /// Whether a rollout or teardown is in progress in this phase.
     pub fn is_progressing(self) -> bool {
         matches!(
@@ -65,6 +79,17 @@ impl Phase {
                 | Phase::Updating
                 | Phase::Deleting
         )
+    }
+}
+
+impl ConditionType {
+    /// The attribute prefix of this condition's transition times (`ready`, `progressing`, ...).
+    pub fn attr_prefix(self) -> &'static str {
+        match self {
+            ConditionType::Ready => "ready",
+            ConditionType::Progressing => "progressing",
+            ConditionType::Degraded => "degraded",
+        }
     }
 }
 

@@ -36,9 +36,13 @@ const PLACEHOLDERS: &[(&str, &str)] = &[
     ("#updated", attr::UPDATED_AT),
     ("#phase", attr::PHASE),
     ("#observed", attr::OBSERVED_GENERATION),
-    ("#ready_at", attr::READY_AT),
-    ("#progressing_at", attr::PROGRESSING_AT),
-    ("#degraded_at", attr::DEGRADED_AT),
+    ("#readyTrueAt", attr::READY_TRUE_AT),
+    ("#readyFalseAt", attr::READY_FALSE_AT),
+    ("#progressingTrueAt", attr::PROGRESSING_TRUE_AT),
+    ("#progressingFalseAt", attr::PROGRESSING_FALSE_AT),
+    ("#degradedTrueAt", attr::DEGRADED_TRUE_AT),
+    ("#degradedFalseAt", attr::DEGRADED_FALSE_AT),
+    ("#ca", attr::CERTIFICATE_AUTHORITY),
     ("#token", attr::WRITE_TOKEN),
     ("#rv", attr::RESOURCE_VERSION),
     ("#inc", attr::INCARNATION),
@@ -137,6 +141,14 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
 }
 
+/// When a condition last flipped: whichever of its two attributes exists.
+fn since(it: &Item, true_at: &str, false_at: &str) -> Result<String, StoreError> {
+    it.opt_str(true_at)
+        .or_else(|| it.opt_str(false_at))
+        .map(str::to_string)
+        .ok_or_else(|| corrupt("conditions", format!("neither {true_at} nor {false_at}")))
+}
+
 /// A cluster from its item; `None` for a tombstone.
 ///
 /// # Errors
@@ -194,9 +206,13 @@ pub fn cluster_from(it: &Item) -> Result<Option<Cluster>, StoreError> {
                 .opt_str(attr::MESSAGE)
                 .filter(|s| !s.is_empty())
                 .map(str::to_string),
-            ready_changed_at: it.str_attr(attr::READY_AT)?.to_string(),
-            progressing_changed_at: it.str_attr(attr::PROGRESSING_AT)?.to_string(),
-            degraded_changed_at: it.str_attr(attr::DEGRADED_AT)?.to_string(),
+            ready_changed_at: since(it, attr::READY_TRUE_AT, attr::READY_FALSE_AT)?,
+            progressing_changed_at: since(
+                it,
+                attr::PROGRESSING_TRUE_AT,
+                attr::PROGRESSING_FALSE_AT,
+            )?,
+            degraded_changed_at: since(it, attr::DEGRADED_TRUE_AT, attr::DEGRADED_FALSE_AT)?,
             metrics,
         },
         write_token: it.opt_str(attr::WRITE_TOKEN).map(str::to_string),

@@ -200,6 +200,7 @@ impl Store {
         c: &Cluster,
         token: &str,
     ) -> Result<WriteOutcome, StoreError> {
+        let st = &c.status;
         let mut values = item::spec_values(c);
         values.extend([
             (":tenant".into(), s(c.tenant.as_str())),
@@ -208,36 +209,29 @@ impl Store {
             (":ctype".into(), s(c.cluster_type.as_str())),
             (":gen".into(), n(c.generation)),
             (":created".into(), s(&c.created_at)),
-            (":phase".into(), s(c.status.phase.as_str())),
-            (":observed".into(), n(c.status.observed_generation)),
-            (":ready_at".into(), s(&c.status.ready_changed_at)),
-            (
-                ":progressing_at".into(),
-                s(&c.status.progressing_changed_at),
-            ),
-            (":degraded_at".into(), s(&c.status.degraded_changed_at)),
+            (":phase".into(), s(st.phase.as_str())),
+            (":observed".into(), n(st.observed_generation)),
+            (":now".into(), s(&c.created_at)),
             (":token".into(), s(token)),
-            (
-                ":reason".into(),
-                s(c.status.reason.clone().unwrap_or_default()),
-            ),
-            (
-                ":message".into(),
-                s(c.status.message.clone().unwrap_or_default()),
-            ),
+            (":reason".into(), s(st.reason.clone().unwrap_or_default())),
+            (":message".into(), s(st.message.clone().unwrap_or_default())),
             (":zero".into(), n(0)),
             (":one".into(), n(1)),
             (":deleted".into(), s(Phase::Deleted.as_str())),
         ]);
-        let update = "SET #tenant = :tenant, #name = :name, #display = :display, #ctype = :ctype, \
+        let (sets, removes) = condition_clauses(st.phase);
+        let update = format!(
+            "SET #tenant = :tenant, #name = :name, #display = :display, #ctype = :ctype, \
              #version = :version, #cpu = :cpu, #memory = :memory, #storage = :storage, \
              #alerts = :alerts, #gen = :gen, #created = :created, #updated = :updated, \
-             #phase = :phase, #observed = :observed, #ready_at = :ready_at, \
-             #progressing_at = :progressing_at, #degraded_at = :degraded_at, #token = :token, \
-             #reason = :reason, #message = :message, \
-             #rv = if_not_exists(#rv, :zero) + :one, #inc = if_not_exists(#rv, :zero) + :one \
-             REMOVE #endpoint, #k8s, #metrics";
-        self.conditional_update(c, update, COND_CREATE_CLUSTER, values, token)
+             #phase = :phase, #observed = :observed, #token = :token, #reason = :reason, \
+             #message = :message, #rv = if_not_exists(#rv, :zero) + :one, \
+             #inc = if_not_exists(#rv, :zero) + :one, {} \
+             REMOVE #endpoint, #k8s, #metrics, #ca, {}",
+            sets.join(", "),
+            removes.join(", ")
+        );
+        self.conditional_update(c, &update, COND_CREATE_CLUSTER, values, token)
             .await
     }
 
@@ -283,18 +277,19 @@ impl Store {
             (":expected_rv".into(), n(expected.0)),
             (":token".into(), s(token)),
             (":updated".into(), s(&next.updated_at)),
+            (":now".into(), s(&next.updated_at)),
             (":phase".into(), s(st.phase.as_str())),
             (":reason".into(), s(st.reason.clone().unwrap_or_default())),
             (":message".into(), s(st.message.clone().unwrap_or_default())),
-            (":ready_at".into(), s(&st.ready_changed_at)),
-            (":progressing_at".into(), s(&st.progressing_changed_at)),
-            (":degraded_at".into(), s(&st.degraded_changed_at)),
         ]);
-        let update = "SET #phase = :phase, #reason = :reason, #message = :message, \
-             #ready_at = :ready_at, #progressing_at = :progressing_at, \
-             #degraded_at = :degraded_at, #gen = :gen, #updated = :updated, #rv = :new_rv, \
-             #token = :token";
-        self.conditional_update(next, update, COND_SAME_VERSION, values, token)
+        let (sets, removes) = condition_clauses(st.phase);
+        let update = format!(
+            "SET #phase = :phase, #reason = :reason, #message = :message, #gen = :gen, \
+             #updated = :updated, #rv = :new_rv, #token = :token, {} REMOVE {}",
+            sets.join(", "),
+            removes.join(", ")
+        );
+        self.conditional_update(next, &update, COND_SAME_VERSION, values, token)
             .await
     }
 
@@ -368,8 +363,9 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let update = "SET #phase = :deleted, #rv = #rv + :one REMOVE #tenant, #name, #display, \
              #ctype, #version, #cpu, #memory, #storage, #alerts, #gen, #created, #updated, \
-             #observed, #ready_at, #progressing_at, #degraded_at, #token, #inc, #endpoint, #k8s, \
-             #metrics, #reason, #message";
+             #observed, #readyTrueAt, #readyFalseAt, #progressingTrueAt, #progressingFalseAt, \
+             #degradedTrueAt, #degradedFalseAt, #token, #inc, #endpoint, #k8s, #metrics, #ca, \
+             #reason, #message";
         let expr = format!("{update} {COND_FINISH_DELETION}");
         let values: Item = HashMap::from([
             (":deleted".into(), s(Phase::Deleted.as_str())),

@@ -79,12 +79,20 @@ pub mod attr {
     pub const REASON: &str = "statusReason";
     /// Message of the latest phase change.
     pub const MESSAGE: &str = "statusMessage";
-    /// When `Ready` last flipped.
-    pub const READY_AT: &str = "readyChangedAt";
-    /// When `Progressing` last flipped.
-    pub const PROGRESSING_AT: &str = "progressingChangedAt";
-    /// When `Degraded` last flipped.
-    pub const DEGRADED_AT: &str = "degradedChangedAt";
+    /// Since when `Ready` is true (absent while false).
+    pub const READY_TRUE_AT: &str = "readyTrueAt";
+    /// Since when `Ready` is false (absent while true).
+    pub const READY_FALSE_AT: &str = "readyFalseAt";
+    /// Since when `Progressing` is true.
+    pub const PROGRESSING_TRUE_AT: &str = "progressingTrueAt";
+    /// Since when `Progressing` is false.
+    pub const PROGRESSING_FALSE_AT: &str = "progressingFalseAt";
+    /// Since when `Degraded` is true.
+    pub const DEGRADED_TRUE_AT: &str = "degradedTrueAt";
+    /// Since when `Degraded` is false.
+    pub const DEGRADED_FALSE_AT: &str = "degradedFalseAt";
+    /// Base64 PEM of the cluster's CA, once provisioned.
+    pub const CERTIFICATE_AUTHORITY: &str = "certificateAuthority";
     /// Metrics as a JSON string.
     pub const METRICS: &str = "metrics";
     /// Request token of the API write that produced this version.
@@ -99,6 +107,29 @@ pub mod attr {
     pub const EXPIRES_AT: &str = "expiresAt";
     /// Who created the key.
     pub const CREATED_BY: &str = "createdBy";
+}
+
+/// The `SET` and `REMOVE` clauses that record the conditions of `phase` (with `:now`): for each
+/// condition, the attribute of its current truth keeps its time if it already held
+/// (`if_not_exists`) and the other one is removed. So `lastTransitionTime` moves only when a
+/// condition flips, in the same single write and without reading the item first. The state
+/// machine's status writes carry the same clauses (a test compares them).
+pub fn condition_clauses(phase: crate::domain::phase::Phase) -> (Vec<String>, Vec<String>) {
+    let mut sets = Vec::new();
+    let mut removes = Vec::new();
+    for (kind, on) in phase.conditions() {
+        let prefix = kind.attr_prefix();
+        let (set, remove) = if on {
+            ("True", "False")
+        } else {
+            ("False", "True")
+        };
+        sets.push(format!(
+            "#{prefix}{set}At = if_not_exists(#{prefix}{set}At, :now)"
+        ));
+        removes.push(format!("#{prefix}{remove}At"));
+    }
+    (sets, removes)
 }
 
 /// Create a cluster. Admits: no item under this name ever (`attribute_not_exists`), or the
