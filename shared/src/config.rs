@@ -64,3 +64,37 @@ impl Ctx {
         Ok(Self::new(&sdk, &config))
     }
 }
+
+/// What the workflow Lambdas (dispatcher, provisioner, reconciler) need, built once per
+/// container.
+#[derive(Debug, Clone)]
+pub struct WorkflowCtx {
+    /// The table.
+    pub store: Store,
+    /// Step Functions.
+    pub sfn: aws_sdk_sfn::Client,
+    /// The lifecycle state machine (`STATE_MACHINE_ARN`; only the dispatcher needs it).
+    pub state_machine_arn: String,
+}
+
+impl WorkflowCtx {
+    /// Builds the context from a shared SDK configuration.
+    pub fn new(sdk: &aws_config::SdkConfig, table: &str, state_machine_arn: &str) -> Self {
+        Self {
+            store: Store::new(aws_sdk_dynamodb::Client::new(sdk), table.to_string()),
+            sfn: aws_sdk_sfn::Client::new(sdk),
+            state_machine_arn: state_machine_arn.to_string(),
+        }
+    }
+
+    /// Reads `TABLE_NAME` and (optionally) `STATE_MACHINE_ARN`, loads the SDK configuration.
+    ///
+    /// # Errors
+    /// [`ConfigError`] when `TABLE_NAME` is missing.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let config = Config::from_env()?;
+        let arn = std::env::var("STATE_MACHINE_ARN").unwrap_or_default();
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Ok(Self::new(&sdk, &config.table_name, &arn))
+    }
+}

@@ -11,7 +11,10 @@ pub mod api;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod lifecycle;
+pub mod provider;
 pub mod runtime;
 pub mod store;
+pub mod workflow;
 
-pub use config::Ctx;
+pub use config::{Ctx, WorkflowCtx};

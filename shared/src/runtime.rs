@@ -23,3 +23,24 @@ where
     }))
     .await
 }
+
+/// Runs an event handler (stream, queue or EventBridge) under the Lambda runtime, with the
+/// workflow context built once per container.
+///
+/// # Errors
+/// When configuration is missing or the runtime stops.
+pub async fn run_event<E, R, F, Fut>(handler: F) -> Result<(), Error>
+where
+    E: serde::de::DeserializeOwned + Send + 'static,
+    R: serde::Serialize + Send + 'static,
+    F: Fn(&'static crate::WorkflowCtx, E) -> Fut + Copy + Send + 'static,
+    Fut: Future<Output = Result<R, Error>> + Send + 'static,
+{
+    lambda_runtime::tracing::init_default_subscriber();
+    let ctx: &'static crate::WorkflowCtx =
+        Box::leak(Box::new(crate::WorkflowCtx::from_env().await?));
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<E>| async move { handler(ctx, event.payload).await },
+    ))
+    .await
+}

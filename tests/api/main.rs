@@ -6,6 +6,7 @@ mod calls;
 mod create;
 mod etag;
 mod faults;
+mod lifecycle;
 mod list;
 mod openapi;
 mod patch_delete;

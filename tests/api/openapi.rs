@@ -18,6 +18,7 @@ fn statuses(route: Route) -> &'static [&'static str] {
         Route::GetCluster => &["200", "304", "400", "401", "403", "404", "500"],
         Route::UpdateCluster => &["200", "400", "401", "403", "404", "409", "412", "500"],
         Route::DeleteCluster => &["204", "400", "401", "403", "404", "412", "500"],
+        Route::GetKubeconfig => &["200", "400", "401", "403", "404", "500", "503"],
     }
 }
 

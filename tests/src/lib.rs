@@ -363,3 +363,154 @@ impl Req<'_> {
 
 /// Shorthand for methods.
 pub use lambda_http::http::Method as M;
+
+/// A test world with the whole lifecycle running: its own table (with stream), queue, bus and
+/// state machine on the emulator, and the event-source mappings played in the background.
+pub struct LifecycleApp {
+    /// The API side (table = the stack's).
+    pub app: TestApp,
+    /// The stack.
+    pub stack: kupe_local::stack::Stack,
+    /// The workflow context the players use.
+    pub wf: &'static kupe_shared::WorkflowCtx,
+}
+
+impl LifecycleApp {
+    /// A fresh stack with fast timings, the simulated provider configured by `tweak`.
+    pub async fn spawn(
+        tweak: impl FnOnce(&mut kupe_shared::provider::simulated::SimulatedConfig),
+    ) -> LifecycleApp {
+        Self::spawn_with(kupe_local::stack::Timings::FAST, tweak).await
+    }
+
+    /// A fresh stack with the given timings.
+    pub async fn spawn_with(
+        timings: kupe_local::stack::Timings,
+        tweak: impl FnOnce(&mut kupe_shared::provider::simulated::SimulatedConfig),
+    ) -> LifecycleApp {
+        use kupe_shared::provider::simulated::{Simulated, SimulatedConfig};
+        let sdk = sdk_config();
+        let prefix = unique("lc");
+        let stack = kupe_local::stack::create(&sdk, &repo_root(), &prefix, timings)
+            .await
+            .expect("stack");
+        let calls = CallCounter::default();
+        let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(calls.clone())
+            .build();
+        let client = aws_sdk_dynamodb::Client::from_conf(conf);
+        let ctx = Ctx {
+            store: Store::new(client, stack.table.clone()),
+        };
+        let tenant = unique("acme");
+        admin::create_tenant(&ctx.store, &tenant, Some("enterprise"))
+            .await
+            .expect("tenant");
+        let mut app = TestApp {
+            ctx,
+            calls,
+            table: stack.table.clone(),
+            tenant,
+            admin: String::new(),
+            readonly: String::new(),
+        };
+        app.admin = app.key(&app.tenant.clone(), "admin", None).await;
+        app.readonly = app.key(&app.tenant.clone(), "readonly", None).await;
+        let wf: &'static kupe_shared::WorkflowCtx = Box::leak(Box::new(
+            kupe_shared::WorkflowCtx::new(&sdk, &stack.table, &stack.state_machine_arn),
+        ));
+        let mut config = SimulatedConfig::fast("clusters.test");
+        tweak(&mut config);
+        let provider: &'static Simulated = Box::leak(Box::new(Simulated::new(
+            wf.store.client().clone(),
+            stack.table.clone(),
+            config,
+        )));
+        kupe_local::stack::spawn_players(&sdk, wf, provider, &stack);
+        LifecycleApp { app, stack, wf }
+    }
+
+    /// Polls GET until `done` holds for the body (or the cluster is gone, when `done` accepts
+    /// `Null`), failing after `secs` seconds with the last body.
+    pub async fn wait_for(&self, name: &str, secs: u64, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let r = self.app.req(M::GET, &self.app.cluster(name)).send().await;
+            let body = if r.status == StatusCode::NOT_FOUND {
+                Value::Null
+            } else {
+                r.body
+            };
+            if done(&body) {
+                return body;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting; last: {body}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Every execution of the stack's state machine: (name, status, input).
+    pub async fn executions(&self) -> Vec<(String, String, Value)> {
+        let mut out = Vec::new();
+        let list = self
+            .wf
+            .sfn
+            .list_executions()
+            .state_machine_arn(&self.stack.state_machine_arn)
+            .send()
+            .await
+            .expect("list");
+        for e in list.executions {
+            let d = self
+                .wf
+                .sfn
+                .describe_execution()
+                .execution_arn(&e.execution_arn)
+                .send()
+                .await
+                .expect("describe");
+            let input = d
+                .input
+                .as_deref()
+                .and_then(|i| serde_json::from_str(i).ok())
+                .unwrap_or(Value::Null);
+            out.push((e.name, e.status.as_str().to_string(), input));
+        }
+        out
+    }
+
+    /// Phase-change events delivered to the bus so far, in order of arrival.
+    pub async fn events(&self) -> Vec<Value> {
+        let sqs = aws_sdk_sqs::Client::new(&sdk_config());
+        let mut events = Vec::new();
+        loop {
+            let out = sqs
+                .receive_message()
+                .queue_url(&self.stack.events_queue_url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .expect("receive");
+            let msgs = out.messages.unwrap_or_default();
+            if msgs.is_empty() {
+                return events;
+            }
+            for m in msgs {
+                let body: Value =
+                    serde_json::from_str(m.body.as_deref().unwrap_or("{}")).unwrap_or(Value::Null);
+                events.push(body["detail"].clone());
+                if let Some(h) = m.receipt_handle {
+                    sqs.delete_message()
+                        .queue_url(&self.stack.events_queue_url)
+                        .receipt_handle(h)
+                        .send()
+                        .await
+                        .expect("delete");
+                }
+            }
+        }
+    }
+}

@@ -3,6 +3,7 @@
 //! runs. The local stack serves HTTP through it, and the integration tests call it directly.
 
 pub mod emulator;
+pub mod stack;
 
 use kupe_shared::{http::render, http::ApiError, Ctx};
 use lambda_http::{
@@ -26,6 +27,8 @@ pub enum Route {
     UpdateCluster,
     /// `DELETE /tenants/{tenant}/clusters/{name}`
     DeleteCluster,
+    /// `GET /tenants/{tenant}/clusters/{name}/kubeconfig`
+    GetKubeconfig,
 }
 
 /// The stage prefix every resource is served under.
@@ -33,19 +36,20 @@ pub const BASE_PATH: &str = "/api/v1";
 
 impl Route {
     /// All routes.
-    pub const ALL: [Route; 5] = [
+    pub const ALL: [Route; 6] = [
         Route::CreateCluster,
         Route::ListClusters,
         Route::GetCluster,
         Route::UpdateCluster,
         Route::DeleteCluster,
+        Route::GetKubeconfig,
     ];
 
     /// HTTP method.
     pub fn method(self) -> Method {
         match self {
             Route::CreateCluster => Method::POST,
-            Route::ListClusters | Route::GetCluster => Method::GET,
+            Route::ListClusters | Route::GetCluster | Route::GetKubeconfig => Method::GET,
             Route::UpdateCluster => Method::PATCH,
             Route::DeleteCluster => Method::DELETE,
         }
@@ -58,6 +62,7 @@ impl Route {
             Route::GetCluster | Route::UpdateCluster | Route::DeleteCluster => {
                 "/tenants/{tenant}/clusters/{name}"
             }
+            Route::GetKubeconfig => "/tenants/{tenant}/clusters/{name}/kubeconfig",
         }
     }
 
@@ -69,6 +74,7 @@ impl Route {
             Route::GetCluster => "get-cluster",
             Route::UpdateCluster => "update-cluster",
             Route::DeleteCluster => "delete-cluster",
+            Route::GetKubeconfig => "get-kubeconfig",
         }
     }
 
@@ -80,6 +86,7 @@ impl Route {
             Route::GetCluster => get_cluster::handler(ctx, req).await,
             Route::UpdateCluster => update_cluster::handler(ctx, req).await,
             Route::DeleteCluster => delete_cluster::handler(ctx, req).await,
+            Route::GetKubeconfig => get_kubeconfig::handler(ctx, req).await,
         }
     }
 }

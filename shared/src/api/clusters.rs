@@ -239,6 +239,35 @@ pub async fn get(ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
     Ok(cluster_reply(StatusCode::OK, &cluster))
 }
 
+/// `GET /tenants/{tenant}/clusters/{name}/kubeconfig`: `{endpoint, certificateAuthority}` once
+/// the cluster serves (Running, or rolling out a change while it keeps serving).
+///
+/// # Errors
+/// 401, 403, 400, 404, 503 (not running yet).
+pub async fn kubeconfig(ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
+    let begun = begin(ctx, req, Role::Readonly, true).await?;
+    let name = begun.name.as_ref().ok_or(ApiError::Internal)?;
+    let cluster = begun.snap.cluster.ok_or_else(|| not_found(name))?;
+    let serving = matches!(
+        cluster.status.phase,
+        Phase::Running | Phase::Upgrading | Phase::Updating
+    );
+    match (
+        serving,
+        &cluster.status.endpoint,
+        &cluster.status.certificate_authority,
+    ) {
+        (true, Some(endpoint), Some(ca)) => Ok(Reply::ok(json!({
+            "endpoint": endpoint,
+            "certificateAuthority": ca,
+        }))),
+        _ => Err(ApiError::Unavailable(format!(
+            "Cluster {name} is not ready yet (phase {}); retry once it is Running",
+            cluster.status.phase.as_str()
+        ))),
+    }
+}
+
 const CONTINUE_PREFIX: &str = "v1:";
 
 fn encode_continue(after: &ClusterName) -> String {

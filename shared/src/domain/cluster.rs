@@ -73,6 +73,8 @@ pub struct Status {
     pub degraded_changed_at: String,
     /// Free-form metrics, when the provider reports any.
     pub metrics: Option<Map<String, Value>>,
+    /// Base64 PEM of the cluster CA, once provisioned (served by the kubeconfig route only).
+    pub certificate_authority: Option<String>,
 }
 
 /// A cluster as stored.
@@ -193,6 +195,7 @@ impl Status {
             progressing_changed_at: now.into(),
             degraded_changed_at: now.into(),
             metrics: None,
+            certificate_authority: None,
         }
     }
 }

@@ -214,6 +214,7 @@ pub fn cluster_from(it: &Item) -> Result<Option<Cluster>, StoreError> {
             )?,
             degraded_changed_at: since(it, attr::DEGRADED_TRUE_AT, attr::DEGRADED_FALSE_AT)?,
             metrics,
+            certificate_authority: it.opt_str(attr::CERTIFICATE_AUTHORITY).map(str::to_string),
         },
         write_token: it.opt_str(attr::WRITE_TOKEN).map(str::to_string),
     }))

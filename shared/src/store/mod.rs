@@ -396,6 +396,94 @@ impl Store {
         }
     }
 
+    /// One cluster, strongly consistent; `None` when absent or a tombstone.
+    ///
+    /// # Errors
+    /// [`StoreError`] on DynamoDB failure or a malformed item.
+    pub async fn get_cluster(
+        &self,
+        tenant: &TenantName,
+        name: &ClusterName,
+    ) -> Result<Option<Cluster>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(item::key(
+                tenant_pk(tenant.as_str()),
+                cluster_sk(name.as_str()),
+            )))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_err("GetItem"))?;
+        match out.item {
+            Some(it) => item::cluster_from(&it),
+            None => Ok(None),
+        }
+    }
+
+    /// Marks a cluster `Failed` after its workflow died, if that workflow's generation is still
+    /// the current one and its rollout was still in progress. Returns whether it wrote.
+    ///
+    /// # Errors
+    /// [`StoreError`] on DynamoDB failure.
+    pub async fn mark_failed_if_progressing(
+        &self,
+        input: &crate::workflow::ExecutionInput,
+        reason: &str,
+        message: &str,
+    ) -> Result<bool, StoreError> {
+        let now = crate::domain::now_rfc3339();
+        let (sets, removes) = condition_clauses(Phase::Failed);
+        let update = format!(
+            "SET #phase = :failed, #reason = :reason, #message = :message, #updated = :now, \
+             #rv = #rv + :one, {} REMOVE {}",
+            sets.join(", "),
+            removes.join(", ")
+        );
+        let expr = format!("{update} {COND_DEAD_EXECUTION}");
+        let mut values: Item = HashMap::from([
+            (":failed".into(), s(Phase::Failed.as_str())),
+            (":reason".into(), s(reason)),
+            (":message".into(), s(message)),
+            (":now".into(), s(&now)),
+            (":one".into(), n(1)),
+            (":gen".into(), n(input.generation)),
+            (":inc".into(), n(input.incarnation)),
+        ]);
+        for p in [
+            Phase::Pending,
+            Phase::Provisioning,
+            Phase::Upgrading,
+            Phase::Updating,
+            Phase::Deleting,
+        ] {
+            values.insert(format!(":{}", p.as_str().to_lowercase()), s(p.as_str()));
+        }
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item::key(
+                tenant_pk(&input.tenant),
+                cluster_sk(&input.name),
+            )))
+            .update_expression(update)
+            .condition_expression(COND_DEAD_EXECUTION)
+            .set_expression_attribute_names(Some(item::names_used(&expr)))
+            .set_expression_attribute_values(Some(item::values_used(&expr, values)))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(se)) if se.err().is_conditional_check_failed_exception() => {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_err("UpdateItem")(e)),
+        }
+    }
+
     /// One page of a tenant's clusters in name order, starting after `after`. Returns up to
     /// `limit` clusters (all when `None`) and whether more remain.
     ///

@@ -156,7 +156,8 @@ pub const COND_NEW_ITEM: &str = "attribute_not_exists(#pk)";
 /// re-created incarnation starts again at 1) or a cluster not deleting is left alone.
 pub const COND_FINISH_DELETION: &str = "#phase = :deleting AND #gen = :gen";
 
-/// Creates the table with the key schema `template.yaml` declares (`pk`/`sk` strings, on-demand),
+/// Creates the table as `template.yaml` declares it (`pk`/`sk` strings, on-demand, a stream of
+/// new and old images),
 /// for the emulator: the local stack and the tests.
 ///
 /// # Errors
@@ -167,6 +168,7 @@ pub async fn create_table(
 ) -> Result<(), aws_sdk_dynamodb::Error> {
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        StreamSpecification, StreamViewType,
     };
     let attr = |n: &str| {
         AttributeDefinition::builder()
@@ -180,6 +182,11 @@ pub async fn create_table(
             .key_type(t)
             .build()
     };
+    let stream = StreamSpecification::builder()
+        .stream_enabled(true)
+        .stream_view_type(StreamViewType::NewAndOldImages)
+        .build()
+        .map_err(aws_sdk_dynamodb::Error::from)?;
     client
         .create_table()
         .table_name(name)
@@ -188,7 +195,14 @@ pub async fn create_table(
         .attribute_definitions(attr(SK).map_err(aws_sdk_dynamodb::Error::from)?)
         .key_schema(key(PK, KeyType::Hash).map_err(aws_sdk_dynamodb::Error::from)?)
         .key_schema(key(SK, KeyType::Range).map_err(aws_sdk_dynamodb::Error::from)?)
+        .stream_specification(stream)
         .send()
         .await?;
     Ok(())
 }
+
+/// The reconciler's `Failed` write. Admits only the generation and incarnation the dead
+/// execution served, and only while that rollout was still in progress: a newer generation, a
+/// finished rollout (`Running`) or the workflow's own `Failed` write are left alone.
+pub const COND_DEAD_EXECUTION: &str = "#gen = :gen AND #inc = :inc AND #phase IN \
+     (:pending, :provisioning, :upgrading, :updating, :deleting)";

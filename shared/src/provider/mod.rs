@@ -1,0 +1,50 @@
+//! Providers: what actually creates, changes and removes clusters. One trait; `simulated` is the
+//! default and the only one so far. The provisioner calls exactly one short step per message.
+
+pub mod simulated;
+
+use crate::{
+    domain::{cluster::Cluster, names::ClusterName, names::TenantName},
+    workflow::{Action, StepOutput},
+};
+
+/// One step's target: the cluster as the table has it now (for the spec) and the ids the
+/// workflow runs for.
+#[derive(Debug, Clone)]
+pub struct Operation {
+    /// Tenant.
+    pub tenant: TenantName,
+    /// Cluster name.
+    pub name: ClusterName,
+    /// Incarnation.
+    pub incarnation: u64,
+    /// Generation.
+    pub generation: u64,
+    /// What to do.
+    pub action: Action,
+    /// The cluster's current record, when it still exists.
+    pub cluster: Option<Cluster>,
+}
+
+/// What a step produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepOutcome {
+    /// Answer the task with this output.
+    Reply(StepOutput),
+    /// Do not answer (a simulated hang): the workflow's heartbeat timeout must catch it.
+    NoReply,
+}
+
+/// A provider failure the workflow should see (it ends the rollout in `Failed`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ProviderError(pub String);
+
+/// A cluster backend.
+#[allow(async_fn_in_trait)]
+pub trait Provider {
+    /// Begins `op.action`. Must be idempotent: a duplicate delivery causes one side effect.
+    async fn start(&self, op: &Operation) -> Result<StepOutcome, ProviderError>;
+    /// Reports whether `op.action` finished (and, when done, what the cluster looks like).
+    async fn check(&self, op: &Operation) -> Result<StepOutcome, ProviderError>;
+}

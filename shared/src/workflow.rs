@@ -1,0 +1,214 @@
+//! The contract between the table, the dispatcher, the state machine and the provisioner: which
+//! change starts which workflow, under which execution name, and the messages the workflow's
+//! task tokens travel in. Only ids travel; the spec is read from the table when needed.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// What a workflow does for one generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// First rollout (`Provisioning`), also after a failed first rollout.
+    Provision,
+    /// A version change (`Upgrading`).
+    Upgrade,
+    /// A resources or alerts change (`Updating`).
+    Update,
+    /// Teardown (`Deleting`).
+    Delete,
+}
+
+/// The input of one execution: which generation of which incarnation of which cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionInput {
+    /// Tenant.
+    pub tenant: String,
+    /// Cluster name.
+    pub name: String,
+    /// The incarnation (creation `resourceVersion`) of the name.
+    pub incarnation: u64,
+    /// The generation this execution serves; its status writes are conditional on it.
+    pub generation: u64,
+    /// What to do.
+    pub action: Action,
+    /// The phase before the change that started this execution (the old stream image's; empty
+    /// for a new cluster). A teardown reports it as the `Deleting` event's old phase.
+    pub from_phase: String,
+}
+
+/// The longest execution name Step Functions accepts.
+pub const MAX_EXECUTION_NAME: usize = 80;
+
+/// The execution name of one (cluster, incarnation, generation): a readable prefix (the first
+/// 16 characters of the name and the generation) and 128 bits of SHA-256 over all four parts,
+/// so one generation can start only one execution and no two generations share a name.
+/// At most 16 + 2 + 20 + 1 + 32 = 71 characters of `[a-z0-9-]`.
+pub fn execution_name(tenant: &str, name: &str, incarnation: u64, generation: u64) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        tenant,
+        name,
+        &incarnation.to_string(),
+        &generation.to_string(),
+    ] {
+        h.update(part.len().to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    let digest = hex::encode(&h.finalize()[..16]);
+    let prefix: String = name.chars().take(16).collect();
+    format!("{}-g{generation}-{digest}", prefix.trim_end_matches('-'))
+}
+
+/// Which step of an action a task message asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Step {
+    /// Begin the action.
+    Start,
+    /// Report whether it finished.
+    Check,
+}
+
+/// The SQS message a workflow task sends: the task token and the ids.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskMessage {
+    /// The token to answer with.
+    pub task_token: String,
+    /// Tenant.
+    pub tenant: String,
+    /// Cluster name.
+    pub name: String,
+    /// Incarnation.
+    pub incarnation: u64,
+    /// Generation.
+    pub generation: u64,
+    /// The action.
+    pub action: Action,
+    /// The step.
+    pub step: Step,
+}
+
+/// What the provisioner answers a task with (`SendTaskSuccess` output).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepOutput {
+    /// Whether the action finished.
+    pub done: bool,
+    /// API server URL (set when done, except for a teardown).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Running patch version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubernetes_version: Option<String>,
+    /// Base64 PEM of the cluster CA.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate_authority: Option<String>,
+    /// Metrics as a JSON object string.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<String>,
+}
+
+/// The fields of a stream image the dispatcher decides on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageFacts<'a> {
+    /// Phase.
+    pub phase: &'a str,
+    /// Generation.
+    pub generation: u64,
+    /// Observed generation.
+    pub observed_generation: u64,
+    /// Requested minor, `1.32`.
+    pub version: &'a str,
+    /// Running patch, `v1.32.6`, if any.
+    pub kubernetes_version: Option<&'a str>,
+}
+
+/// The action a new generation calls for.
+pub fn action_for(new: &ImageFacts<'_>) -> Action {
+    if new.phase == "Deleting" {
+        return Action::Delete;
+    }
+    let running_minor = new.kubernetes_version.map(|v| {
+        let v = v.strip_prefix('v').unwrap_or(v);
+        v.rsplit_once('.').map_or(v, |(minor, _)| minor)
+    });
+    match running_minor {
+        _ if new.observed_generation == 0 => Action::Provision,
+        None => Action::Provision,
+        Some(minor) if minor != new.version => Action::Upgrade,
+        Some(_) => Action::Update,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn execution_names_stay_valid_and_distinct_for_the_longest_inputs() {
+        let long = "a".repeat(63);
+        let names: Vec<String> = [
+            (1, 1),
+            (1, 2),
+            (2, 1),
+            (u64::MAX, u64::MAX),
+            (u64::MAX, u64::MAX - 1),
+        ]
+        .iter()
+        .map(|(inc, gen)| execution_name(&long, &long, *inc, *gen))
+        .collect();
+        for n in &names {
+            assert!(n.len() <= MAX_EXECUTION_NAME, "{n} ({})", n.len());
+            assert!(
+                n.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+                "{n}"
+            );
+        }
+        let unique: std::collections::HashSet<_> = names.iter().collect();
+        assert_eq!(unique.len(), names.len());
+        // the separator keeps ("ab","c") and ("a","bc") apart
+        assert_ne!(
+            execution_name("ab", "cd", 1, 1),
+            execution_name("abc", "d", 1, 1)
+        );
+        assert_eq!(
+            execution_name("t", "n", 3, 4),
+            execution_name("t", "n", 3, 4)
+        );
+    }
+
+    #[test]
+    fn the_action_follows_what_changed() {
+        let facts = |phase, observed, version, running| ImageFacts {
+            phase,
+            generation: 5,
+            observed_generation: observed,
+            version,
+            kubernetes_version: running,
+        };
+        assert_eq!(
+            action_for(&facts("Pending", 0, "1.32", None)),
+            Action::Provision
+        );
+        assert_eq!(
+            action_for(&facts("Failed", 0, "1.32", None)),
+            Action::Provision
+        );
+        assert_eq!(
+            action_for(&facts("Running", 3, "1.33", Some("v1.32.6"))),
+            Action::Upgrade
+        );
+        assert_eq!(
+            action_for(&facts("Running", 3, "1.32", Some("v1.32.6"))),
+            Action::Update
+        );
+        assert_eq!(
+            action_for(&facts("Deleting", 3, "1.32", Some("v1.32.6"))),
+            Action::Delete
+        );
+    }
+}
