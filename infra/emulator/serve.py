@@ -21,7 +21,11 @@ import threading
 import time
 
 from moto.core.config import default_user_config
+from moto.core.responses import EmptyResult
 from moto.dynamodb.models import DynamoDBBackend
+from moto.stepfunctions.parser.api import ExecutionStatus
+from moto.stepfunctions.parser.backend.execution import Execution as ParserExecution
+from moto.stepfunctions.responses import StepFunctionResponse
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
@@ -49,6 +53,32 @@ if os.environ.get("KUPE_EMULATOR_UNSERIALIZED") != "1":
 # Execute state machines for real (DynamoDB, SQS and EventBridge integrations, task tokens,
 # Wait/Choice/Retry/Catch), as `POST /moto-api/config` would.
 default_user_config["stepfunctions"]["execute_state_machine"] = True
+
+
+# moto's SendTaskFailure handler drops `cause`; AWS passes it to the Catch as `Cause`.
+def _send_task_failure(self):
+    self.stepfunction_backend.send_task_failure(
+        self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+    )
+    return EmptyResult()
+
+
+StepFunctionResponse.send_task_failure = _send_task_failure
+
+
+# moto's StopExecution only flags the worker, which notices when its current wait ends (a task
+# token wait can last until its heartbeat timeout); AWS reports ABORTED at once.
+_stop_execution = ParserExecution.stop
+
+
+def _stop_now(self, stop_date, error, cause):
+    _stop_execution(self, stop_date, error, cause)
+    if self.exec_status == ExecutionStatus.RUNNING:
+        self.exec_status = ExecutionStatus.ABORTED
+        self.stop_date = stop_date
+
+
+ParserExecution.stop = _stop_now
 
 
 class Faults:
