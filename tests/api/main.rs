@@ -1,9 +1,11 @@
 //! Integration tests of the cluster API, through the router (API Gateway events → the Lambda
 //! handlers) against the emulator via the real SDK. Each test gets its own table and tenant.
 
+mod asl;
 mod auth;
 mod calls;
 mod create;
+mod dispatch;
 mod etag;
 mod faults;
 mod lifecycle;

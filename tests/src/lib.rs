@@ -373,6 +373,8 @@ pub struct LifecycleApp {
     pub stack: kupe_local::stack::Stack,
     /// The workflow context the players use.
     pub wf: &'static kupe_shared::WorkflowCtx,
+    /// The provider the queue player uses.
+    pub provider: &'static kupe_shared::provider::simulated::Simulated,
 }
 
 impl LifecycleApp {
@@ -383,10 +385,24 @@ impl LifecycleApp {
         Self::spawn_with(kupe_local::stack::Timings::FAST, tweak).await
     }
 
+    /// A fresh stack whose event-source mappings do not run: the test delivers stream records
+    /// and task messages itself.
+    pub async fn spawn_idle() -> LifecycleApp {
+        Self::build(kupe_local::stack::Timings::FAST, |_| {}, false).await
+    }
+
     /// A fresh stack with the given timings.
     pub async fn spawn_with(
         timings: kupe_local::stack::Timings,
         tweak: impl FnOnce(&mut kupe_shared::provider::simulated::SimulatedConfig),
+    ) -> LifecycleApp {
+        Self::build(timings, tweak, true).await
+    }
+
+    async fn build(
+        timings: kupe_local::stack::Timings,
+        tweak: impl FnOnce(&mut kupe_shared::provider::simulated::SimulatedConfig),
+        players: bool,
     ) -> LifecycleApp {
         use kupe_shared::provider::simulated::{Simulated, SimulatedConfig};
         let sdk = sdk_config();
@@ -426,8 +442,15 @@ impl LifecycleApp {
             stack.table.clone(),
             config,
         )));
-        kupe_local::stack::spawn_players(&sdk, wf, provider, &stack);
-        LifecycleApp { app, stack, wf }
+        if players {
+            kupe_local::stack::spawn_players(&sdk, wf, Some(provider), &stack);
+        }
+        LifecycleApp {
+            app,
+            stack,
+            wf,
+            provider,
+        }
     }
 
     /// Polls GET until `done` holds for the body (or the cluster is gone, when `done` accepts

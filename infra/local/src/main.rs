@@ -1,16 +1,21 @@
 //! `make run`: the whole control plane on localhost with no AWS account. Starts the emulator,
-//! creates the table, seeds a dev tenant and an admin key, serves `/api/v1/...` on
-//! `127.0.0.1:$KUPE_LOCAL_PORT` (default 8080) through the same handlers the Lambdas run, and
-//! prints the lines to paste. Ctrl-C stops everything it started.
+//! creates the table, stream, queues, bus and state machine, plays the event-source mappings
+//! (stream → dispatcher, queue → provisioner, dead executions → reconciler), seeds a dev tenant
+//! and an admin key, serves `/api/v1/...` on `127.0.0.1:$KUPE_LOCAL_PORT` (default 8080) through
+//! the same handlers the Lambdas run, and prints the lines to paste. Ctrl-C stops everything.
 
 use http_body_util::{BodyExt, Full};
 use hyper::{body::Bytes, server::conn::http1, service::service_fn};
 use hyper_util::rt::TokioIo;
-use kupe_local::{dispatch, emulator, PlainRequest};
-use kupe_shared::{admin, store::schema::create_table, Ctx};
+use kupe_local::{dispatch, emulator, stack, PlainRequest};
+use kupe_shared::{
+    admin,
+    provider::simulated::{Simulated, SimulatedConfig},
+    Ctx, WorkflowCtx,
+};
 use std::{convert::Infallible, net::SocketAddr, path::PathBuf};
 
-const TABLE: &str = "kupe-local";
+const STACK: &str = "kupe-local";
 const DEV_TENANT: &str = "dev";
 
 fn repo_root() -> PathBuf {
@@ -63,7 +68,7 @@ async fn serve(
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let port: u16 = std::env::var("KUPE_LOCAL_PORT")
         .ok()
         .and_then(|p| p.parse().ok())
@@ -75,11 +80,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let emu = emulator::Emulator::start(&repo_root())?;
     let sdk = emulator::sdk_config(&emu.url);
-    let client = aws_sdk_dynamodb::Client::new(&sdk);
-    create_table(&client, TABLE).await?;
+    let stack = stack::create(&sdk, &repo_root(), STACK, stack::Timings::FAST).await?;
+    let table = stack.table.clone();
     let ctx: &'static Ctx = Box::leak(Box::new(Ctx {
-        store: kupe_shared::store::Store::new(client, TABLE.to_string()),
+        store: kupe_shared::store::Store::new(aws_sdk_dynamodb::Client::new(&sdk), table.clone()),
     }));
+    let wf: &'static WorkflowCtx = Box::leak(Box::new(WorkflowCtx::new(
+        &sdk,
+        &table,
+        &stack.state_machine_arn,
+    )));
+    let provider: &'static Simulated = Box::leak(Box::new(Simulated::new(
+        wf.store.client().clone(),
+        table.clone(),
+        SimulatedConfig::from_env()?,
+    )));
+    stack::spawn_players(&sdk, wf, Some(provider), &stack);
     admin::create_tenant(&ctx.store, DEV_TENANT, Some("pro")).await?;
     let fixed = std::env::var("KUPE_DEV_API_KEY").ok();
     let key = admin::create_api_key(
@@ -102,7 +118,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("export KUPE_API_KEY={}", key.key.expose());
     println!();
     println!("# for kupe-admin (cargo run -p kupe-admin -- ...) against this stack:");
-    println!("export TABLE_NAME={TABLE} AWS_ENDPOINT_URL={} AWS_REGION={} AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}",
+    println!("export TABLE_NAME={table} AWS_ENDPOINT_URL={} AWS_REGION={} AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}",
         emu.url, emulator::REGION, emulator::ACCESS_KEY, emulator::ACCESS_KEY);
     println!();
     println!("Serving on http://{addr}; Ctrl-C stops everything.");

@@ -270,17 +270,17 @@ pub async fn pump_stream(sdk: SdkConfig, ctx: &'static WorkflowCtx, stream_arn: 
                 .unwrap_or_default()
             {
                 let Some(id) = shard.shard_id else { continue };
-                if !iterators.contains_key(&id) {
+                if let std::collections::hash_map::Entry::Vacant(slot) = iterators.entry(id) {
                     let it = streams
                         .get_shard_iterator()
                         .stream_arn(&stream_arn)
-                        .shard_id(&id)
+                        .shard_id(slot.key())
                         .shard_iterator_type(ShardIteratorType::TrimHorizon)
                         .send()
                         .await
                         .ok()
                         .and_then(|o| o.shard_iterator);
-                    iterators.insert(id, it);
+                    slot.insert(it);
                 }
             }
         }
@@ -438,19 +438,22 @@ pub async fn watch_executions(sdk: SdkConfig, ctx: &'static WorkflowCtx) {
     }
 }
 
-/// Starts the three players in the background.
+/// Starts the three players in the background (the queue's only when a provider is given:
+/// tests that deliver task messages themselves leave it out).
 pub fn spawn_players(
     sdk: &SdkConfig,
     ctx: &'static WorkflowCtx,
-    provider: &'static Simulated,
+    provider: Option<&'static Simulated>,
     stack: &Stack,
 ) {
     tokio::spawn(pump_stream(sdk.clone(), ctx, stack.stream_arn.clone()));
-    tokio::spawn(pump_queue(
-        sdk.clone(),
-        ctx,
-        provider,
-        stack.queue_url.clone(),
-    ));
+    if let Some(provider) = provider {
+        tokio::spawn(pump_queue(
+            sdk.clone(),
+            ctx,
+            provider,
+            stack.queue_url.clone(),
+        ));
+    }
     tokio::spawn(watch_executions(sdk.clone(), ctx));
 }

@@ -361,11 +361,7 @@ impl Store {
         name: &ClusterName,
         generation: u64,
     ) -> Result<bool, StoreError> {
-        let update = "SET #phase = :deleted, #rv = #rv + :one REMOVE #tenant, #name, #display, \
-             #ctype, #version, #cpu, #memory, #storage, #alerts, #gen, #created, #updated, \
-             #observed, #readyTrueAt, #readyFalseAt, #progressingTrueAt, #progressingFalseAt, \
-             #degradedTrueAt, #degradedFalseAt, #token, #inc, #endpoint, #k8s, #metrics, #ca, \
-             #reason, #message";
+        let update = RETIRE_UPDATE;
         let expr = format!("{update} {COND_FINISH_DELETION}");
         let values: Item = HashMap::from([
             (":deleted".into(), s(Phase::Deleted.as_str())),

@@ -151,6 +151,15 @@ pub const COND_SAME_VERSION: &str = "#rv = :expected_rv";
 /// Create a tenant. Admits only a new tenant name.
 pub const COND_NEW_ITEM: &str = "attribute_not_exists(#pk)";
 
+/// The tombstone write of a finished teardown: keeps only the keys, `phase = Deleted` and the
+/// bumped `resourceVersion`. The state machine's `Retire` state sends exactly this (a test
+/// compares them).
+pub const RETIRE_UPDATE: &str = "SET #phase = :deleted, #rv = #rv + :one REMOVE #tenant, #name, \
+     #display, #ctype, #version, #cpu, #memory, #storage, #alerts, #gen, #created, #updated, \
+     #observed, #readyTrueAt, #readyFalseAt, #progressingTrueAt, #progressingFalseAt, \
+     #degradedTrueAt, #degradedFalseAt, #token, #inc, #endpoint, #k8s, #metrics, #ca, #reason, \
+     #message";
+
 /// Turn a finished teardown into a tombstone. Admits only the `Deleting` cluster of the
 /// generation the teardown served: a newer generation (there is none after a delete, but a
 /// re-created incarnation starts again at 1) or a cluster not deleting is left alone.

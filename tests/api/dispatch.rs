@@ -1,0 +1,177 @@
+//! At-least-once delivery: stream records and task messages arrive more than once, in any order,
+//! concurrently. Each generation must still start exactly one execution, and each task one
+//! side effect.
+
+use futures::future::join_all;
+use kupe_tests::{LifecycleApp, M};
+use lambda_http::http::StatusCode;
+use serde_json::json;
+
+async fn stream_records(lc: &LifecycleApp) -> Vec<aws_sdk_dynamodbstreams::types::Record> {
+    use aws_sdk_dynamodbstreams::types::ShardIteratorType;
+    let streams = aws_sdk_dynamodbstreams::Client::new(&kupe_tests::sdk_config());
+    let desc = streams
+        .describe_stream()
+        .stream_arn(&lc.stack.stream_arn)
+        .send()
+        .await
+        .unwrap();
+    let mut records = Vec::new();
+    for shard in desc.stream_description.unwrap().shards.unwrap_or_default() {
+        let mut it = streams
+            .get_shard_iterator()
+            .stream_arn(&lc.stack.stream_arn)
+            .shard_id(shard.shard_id.unwrap())
+            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .unwrap()
+            .shard_iterator;
+        while let Some(i) = it {
+            let out = streams
+                .get_records()
+                .shard_iterator(i)
+                .send()
+                .await
+                .unwrap();
+            let page = out.records.unwrap_or_default();
+            if page.is_empty() {
+                break;
+            }
+            records.extend(page);
+            it = out.next_shard_iterator;
+        }
+    }
+    records
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_record_delivered_one_two_or_five_times_starts_exactly_one_execution_per_generation()
+{
+    // GIVEN a cluster with three generations and a status-only write, as stream records
+    let lc = LifecycleApp::spawn_idle().await;
+    let app = &lc.app;
+    app.create("prod").await;
+    for cpu in ["3", "4"] {
+        let r = app
+            .req(M::PATCH, &app.cluster("prod"))
+            .json(json!({"resources": {"cpu": cpu}}))
+            .send()
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    let input = kupe_shared::workflow::ExecutionInput {
+        tenant: app.tenant.clone(),
+        name: "prod".into(),
+        incarnation: 1,
+        generation: 3,
+        action: kupe_shared::workflow::Action::Update,
+        from_phase: String::new(),
+    };
+    assert!(app
+        .ctx
+        .store
+        .mark_failed_if_progressing(&input, "Test", "a status-only write")
+        .await
+        .unwrap());
+    let records = stream_records(&lc).await;
+    let cluster_records = records.iter().filter(|r| {
+        r.dynamodb
+            .as_ref()
+            .and_then(|d| d.keys.as_ref())
+            .and_then(|k| k.get("sk"))
+            .and_then(|v| v.as_s().ok())
+            .is_some_and(|s| s.starts_with("CLUSTER#"))
+    });
+    assert!(
+        cluster_records.count() >= 4,
+        "at least the insert, two patches and one status write"
+    );
+    // WHEN record i is delivered 1, 2 or 5 times, shuffled, in concurrent batches of three
+    let mut deliveries = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        for _ in 0..[1, 2, 5][i % 3] {
+            deliveries.push(r.clone());
+        }
+    }
+    let n = deliveries.len();
+    deliveries.sort_by_key(|r| {
+        let seq = r
+            .dynamodb
+            .as_ref()
+            .and_then(|d| d.sequence_number.clone())
+            .unwrap_or_default();
+        (seq.bytes()
+            .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64))
+            ^ n as u64)
+            % 97
+    });
+    let batches: Vec<_> = deliveries
+        .chunks(3)
+        .map(kupe_local::stack::stream_event)
+        .collect();
+    let results = join_all(batches.into_iter().map(|ev| dispatcher::handler(lc.wf, ev))).await;
+    for r in results {
+        assert!(r.unwrap().batch_item_failures.is_empty());
+    }
+    // THEN exactly one execution per generation, and none for the status-only change
+    let ex = lc.executions().await;
+    let mut gens: Vec<u64> = ex
+        .iter()
+        .map(|(_, _, i)| i["generation"].as_u64().unwrap())
+        .collect();
+    gens.sort_unstable();
+    assert_eq!(gens, [1, 2, 3], "{ex:?}");
+    let names: std::collections::HashSet<_> = ex.iter().map(|(n, _, _)| n.clone()).collect();
+    assert_eq!(names.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_task_message_delivered_twice_has_one_side_effect() {
+    let lc = LifecycleApp::spawn_idle().await;
+    lc.app.create("prod").await;
+    let records = stream_records(&lc).await;
+    dispatcher::handler(lc.wf, kupe_local::stack::stream_event(&records))
+        .await
+        .unwrap();
+    // the execution asks for the first step
+    let sqs = aws_sdk_sqs::Client::new(&kupe_tests::sdk_config());
+    let msg = loop {
+        let out = sqs
+            .receive_message()
+            .queue_url(&lc.stack.queue_url)
+            .wait_time_seconds(2)
+            .send()
+            .await
+            .unwrap();
+        if let Some(m) = out.messages.and_then(|m| m.into_iter().next()) {
+            break m;
+        }
+    };
+    let event = || {
+        let mut m = aws_lambda_events::sqs::SqsMessage::default();
+        m.message_id = msg.message_id.clone();
+        m.body = msg.body.clone();
+        let mut e = aws_lambda_events::sqs::SqsEvent::default();
+        e.records.push(m);
+        e
+    };
+    let (a, b) = tokio::join!(
+        provisioner::handle(lc.wf, lc.provider, event()),
+        provisioner::handle(lc.wf, lc.provider, event())
+    );
+    assert!(a.batch_item_failures.is_empty() && b.batch_item_failures.is_empty());
+    let sim: Vec<String> = lc
+        .app
+        .items()
+        .await
+        .iter()
+        .filter_map(|i| {
+            i.get("pk")
+                .and_then(|v| v.as_s().ok())
+                .filter(|p| p.starts_with("SIM#"))
+                .map(|_| i["sk"].as_s().unwrap().clone())
+        })
+        .collect();
+    assert_eq!(sim.len(), 2, "one operation and one CA: {sim:?}");
+}
