@@ -32,3 +32,7 @@ clippy:
 
 clean:
 	rm -rf $(VENV) target
+
+## bench: lifecycle figures on the emulator (quoted in the README)
+bench: venv
+	infra/emulator/with-emulator.sh $(CARGO) run --quiet -p kupe-tests --example lifecycle_bench
