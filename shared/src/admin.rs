@@ -49,6 +49,7 @@ pub async fn create_tenant(
         name: name.to_string(),
         plan: plan.name.to_string(),
         created_at: now_rfc3339(),
+        members: Vec::new(),
     };
     if !store.create_tenant(&record).await? {
         return Err(AdminError::TenantExists(record.name));
@@ -102,6 +103,18 @@ pub async fn create_api_key(store: &Store, new: &NewKey<'_>) -> Result<IssuedKey
     if store.get_tenant(new.tenant).await?.is_none() {
         return Err(AdminError::NoSuchTenant(new.tenant.to_string()));
     }
+    insert_key(store, new, role).await
+}
+
+/// Stores a new key for a tenant known to exist, retrying on the (rare) id collision.
+///
+/// # Errors
+/// [`AdminError`] for a bad fixed key, a taken id, or a store failure.
+pub async fn insert_key(
+    store: &Store,
+    new: &NewKey<'_>,
+    role: Role,
+) -> Result<IssuedKey, AdminError> {
     for _ in 0..5 {
         let key = match new.fixed_key {
             Some(k) => RawKey::parse(k).ok_or_else(|| {
@@ -120,6 +133,7 @@ pub async fn create_api_key(store: &Store, new: &NewKey<'_>) -> Result<IssuedKey
             created_at: now_rfc3339(),
             created_by: new.created_by.to_string(),
             expires_at: new.expires_at.map(str::to_string),
+            last_used_at: None,
         };
         if store.create_api_key(&record).await? {
             return Ok(IssuedKey { record, key });
@@ -134,4 +148,19 @@ pub async fn create_api_key(store: &Store, new: &NewKey<'_>) -> Result<IssuedKey
     Err(AdminError::Invalid(
         "could not find a free key id; try again".into(),
     ))
+}
+
+/// Moves a tenant to another plan. Clusters beyond the new plan's limit keep running; creates
+/// are refused until the tenant is back under it.
+///
+/// # Errors
+/// [`AdminError`] for an unknown plan or tenant, or a store failure.
+pub async fn set_plan(store: &Store, tenant: &str, plan: &str) -> Result<(), AdminError> {
+    let plan = Plan::by_name(plan).ok_or_else(|| {
+        AdminError::Invalid(format!("unknown plan {plan} (plans: {})", Plan::names()))
+    })?;
+    if !store.set_plan(tenant, plan.name).await? {
+        return Err(AdminError::NoSuchTenant(tenant.to_string()));
+    }
+    Ok(())
 }

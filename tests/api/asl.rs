@@ -78,3 +78,13 @@ fn every_work_state_heartbeats_and_every_failure_path_ends_failed() {
     }
     assert_eq!(states["FailExecution"]["Type"], "Fail");
 }
+
+#[test]
+fn the_release_slot_state_sends_the_stores_update() {
+    let states = states();
+    assert_eq!(
+        update_expression(&states, "ReleaseSlot"),
+        schema::RELEASE_SLOT_UPDATE
+    );
+    assert_eq!(states["Retire"]["Next"], "ReleaseSlot");
+}

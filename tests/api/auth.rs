@@ -48,6 +48,7 @@ async fn expired_key(app: &TestApp) -> String {
         created_at: "2026-01-01T00:00:00Z".into(),
         created_by: "tests".into(),
         expires_at: Some("2026-01-02T00:00:00Z".into()),
+        last_used_at: None,
     };
     assert!(app.ctx.store.create_api_key(&record).await.unwrap());
     key.expose().to_string()

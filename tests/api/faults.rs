@@ -31,7 +31,7 @@ async fn a_patch_whose_reply_was_lost_still_succeeds_once() {
 #[tokio::test]
 async fn a_create_whose_reply_was_lost_is_201_not_409() {
     let app = TestApp::spawn().await;
-    app.arm_fault("UpdateItem", "commit_then_500").await;
+    app.arm_fault("TransactWriteItems", "commit_then_500").await;
     app.calls.reset();
     let r = app.create("prod").await;
     assert!(

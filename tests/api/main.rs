@@ -13,3 +13,4 @@ mod list;
 mod openapi;
 mod patch_delete;
 mod races;
+mod tenancy;

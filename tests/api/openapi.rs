@@ -19,6 +19,9 @@ fn statuses(route: Route) -> &'static [&'static str] {
         Route::UpdateCluster => &["200", "400", "401", "403", "404", "409", "412", "500"],
         Route::DeleteCluster => &["204", "400", "401", "403", "404", "412", "500"],
         Route::GetKubeconfig => &["200", "400", "401", "403", "404", "500", "503"],
+        Route::CreateApiKey => &["201", "400", "401", "403", "500"],
+        Route::ListApiKeys => &["200", "401", "403", "500"],
+        Route::DeleteApiKey => &["204", "400", "401", "403", "404", "500"],
     }
 }
 

@@ -29,6 +29,12 @@ pub enum Route {
     DeleteCluster,
     /// `GET /tenants/{tenant}/clusters/{name}/kubeconfig`
     GetKubeconfig,
+    /// `POST /tenants/{tenant}/apikeys`
+    CreateApiKey,
+    /// `GET /tenants/{tenant}/apikeys`
+    ListApiKeys,
+    /// `DELETE /tenants/{tenant}/apikeys/{id}`
+    DeleteApiKey,
 }
 
 /// The stage prefix every resource is served under.
@@ -36,19 +42,24 @@ pub const BASE_PATH: &str = "/api/v1";
 
 impl Route {
     /// All routes.
-    pub const ALL: [Route; 6] = [
+    pub const ALL: [Route; 9] = [
         Route::CreateCluster,
         Route::ListClusters,
         Route::GetCluster,
         Route::UpdateCluster,
         Route::DeleteCluster,
         Route::GetKubeconfig,
+        Route::CreateApiKey,
+        Route::ListApiKeys,
+        Route::DeleteApiKey,
     ];
 
     /// HTTP method.
     pub fn method(self) -> Method {
         match self {
-            Route::CreateCluster => Method::POST,
+            Route::CreateCluster | Route::CreateApiKey => Method::POST,
+            Route::ListApiKeys => Method::GET,
+            Route::DeleteApiKey => Method::DELETE,
             Route::ListClusters | Route::GetCluster | Route::GetKubeconfig => Method::GET,
             Route::UpdateCluster => Method::PATCH,
             Route::DeleteCluster => Method::DELETE,
@@ -63,6 +74,8 @@ impl Route {
                 "/tenants/{tenant}/clusters/{name}"
             }
             Route::GetKubeconfig => "/tenants/{tenant}/clusters/{name}/kubeconfig",
+            Route::CreateApiKey | Route::ListApiKeys => "/tenants/{tenant}/apikeys",
+            Route::DeleteApiKey => "/tenants/{tenant}/apikeys/{id}",
         }
     }
 
@@ -75,6 +88,9 @@ impl Route {
             Route::UpdateCluster => "update-cluster",
             Route::DeleteCluster => "delete-cluster",
             Route::GetKubeconfig => "get-kubeconfig",
+            Route::CreateApiKey => "create-apikey",
+            Route::ListApiKeys => "list-apikeys",
+            Route::DeleteApiKey => "delete-apikey",
         }
     }
 
@@ -87,6 +103,9 @@ impl Route {
             Route::UpdateCluster => update_cluster::handler(ctx, req).await,
             Route::DeleteCluster => delete_cluster::handler(ctx, req).await,
             Route::GetKubeconfig => get_kubeconfig::handler(ctx, req).await,
+            Route::CreateApiKey => create_apikey::handler(ctx, req).await,
+            Route::ListApiKeys => list_apikeys::handler(ctx, req).await,
+            Route::DeleteApiKey => delete_apikey::handler(ctx, req).await,
         }
     }
 }

@@ -1,12 +1,12 @@
 //! The five cluster routes: create, get, list, update (merge-patch PATCH) and delete.
 
-use super::auth::{authorize, bearer};
+use super::{begin, succeed, Target};
 use crate::{
     domain::{
         apikey::Role,
         cluster::{Cluster, ClusterType, Spec, Status},
         etag::{Precondition, ResourceVersion},
-        names::{ClusterName, DisplayName, TenantName},
+        names::{ClusterName, DisplayName},
         now_rfc3339,
         phase::Phase,
         plan::Plan,
@@ -14,8 +14,8 @@ use crate::{
         resources::{ResourceKind, ResourcesInput},
         version::MinorVersion,
     },
-    http::{header_str, json_object, path_param, query_param, ApiError, Reply},
-    store::{Snapshot, TenantRecord, WriteOutcome},
+    http::{header_str, json_object, query_param, ApiError, Reply},
+    store::{CreateOutcome, TenantRecord, WriteOutcome},
     Ctx,
 };
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
@@ -27,46 +27,6 @@ pub const MAX_ALERTS_BYTES: usize = 16 * 1024;
 /// Attempts of a read-modify-write when someone else writes in between and the caller did not
 /// name a version (with `If-Match` such a race is a 412 instead).
 const MAX_ATTEMPTS: usize = 5;
-
-/// The authenticated start of every cluster route: the caller's key, tenant and (when the path
-/// names one) cluster, read together; then 401/403; then the path parsed (400).
-struct Begun {
-    snap: Snapshot,
-    tenant: TenantName,
-    name: Option<ClusterName>,
-}
-
-async fn begin(ctx: &Ctx, req: &Request, need: Role, with_name: bool) -> Result<Begun, ApiError> {
-    let key = bearer(req)?;
-    let tenant_raw = path_param(req, "tenant").unwrap_or_default();
-    let name_raw = if with_name {
-        path_param(req, "name")
-    } else {
-        None
-    };
-    let tenant = TenantName::parse(&tenant_raw).ok();
-    let name = name_raw.as_deref().and_then(|n| ClusterName::parse(n).ok());
-    let snap = ctx
-        .store
-        .snapshot(key.id(), tenant.as_ref(), name.as_ref())
-        .await?;
-    authorize(
-        &key,
-        snap.key.as_ref(),
-        &tenant_raw,
-        need,
-        time::OffsetDateTime::now_utc(),
-    )?;
-    let tenant = TenantName::parse(&tenant_raw).map_err(|e| ApiError::bad(e.to_string()))?;
-    let name = match (with_name, name_raw) {
-        (false, _) => None,
-        (true, raw) => Some(
-            ClusterName::parse(raw.as_deref().unwrap_or_default())
-                .map_err(|e| ApiError::bad(e.to_string()))?,
-        ),
-    };
-    Ok(Begun { snap, tenant, name })
-}
 
 fn plan_of(tenant: Option<&TenantRecord>) -> Result<&'static Plan, ApiError> {
     // A key whose tenant record is gone belongs to no tenant any more.
@@ -145,7 +105,13 @@ fn parse_version(v: &str) -> Result<MinorVersion, ApiError> {
 /// # Errors
 /// 401, 403 (role, plan), 400 (validation), 409 (name taken or still deleting).
 pub async fn create(ctx: &Ctx, req: &Request, token: &str) -> Result<Reply, ApiError> {
-    let begun = begin(ctx, req, Role::Admin, false).await?;
+    // The name comes from the body; reading it first lets the one read include the cluster (or
+    // its tombstone). Any problem with the body is reported later, in its turn.
+    let peeked = json_object(req, false)
+        .ok()
+        .and_then(|b| b.get("name").and_then(Value::as_str).map(str::to_string))
+        .and_then(|n| ClusterName::parse(&n).ok());
+    let mut begun = begin(ctx, req, Role::Admin, Target::Named(peeked)).await?;
     let plan = plan_of(begun.snap.tenant.as_ref())?;
     let body = json_object(req, false)?;
     const FIELDS: [&str; 6] = [
@@ -165,6 +131,16 @@ pub async fn create(ctx: &Ctx, req: &Request, token: &str) -> Result<Reply, ApiE
             "Cluster type dedicated is not enabled for this tenant (plan {})",
             plan.name
         )));
+    }
+    let over_quota = || {
+        ApiError::PlanForbids(format!(
+            "Cluster quota exceeded: the {} plan allows {} clusters",
+            plan.name, plan.max_clusters
+        ))
+    };
+    let members = begun.snap.tenant.as_ref().map_or(0, |t| t.members.len());
+    if members >= plan.max_clusters as usize && begun.snap.cluster.is_none() {
+        return Err(over_quota());
     }
     let required = |field: &str| -> Result<&str, ApiError> {
         field_str(&body, field)?.ok_or_else(|| ApiError::bad(format!("{field} is required")))
@@ -191,10 +167,25 @@ pub async fn create(ctx: &Ctx, req: &Request, token: &str) -> Result<Reply, ApiE
         Some(_) => return Err(ApiError::bad("alerts must be an object")),
     };
     check_alerts(&alerts)?;
+    let exists = |c: &Cluster| {
+        if c.status.phase == Phase::Deleting {
+            ApiError::Conflict(format!(
+                "Cluster {} is still being deleted; create it again once it is gone",
+                c.name
+            ))
+        } else {
+            ApiError::Conflict("Cluster name already exists".into())
+        }
+    };
+    if let Some(live) = begun.snap.cluster.take() {
+        return Err(exists(&live));
+    }
 
     let now = now_rfc3339();
+    let previous = begun.snap.cluster_version;
+    let version_now = ResourceVersion(previous.map_or(0, |v| v.0) + 1);
     let cluster = Cluster {
-        tenant: begun.tenant,
+        tenant: begun.tenant.clone(),
         name,
         display_name,
         cluster_type,
@@ -204,22 +195,26 @@ pub async fn create(ctx: &Ctx, req: &Request, token: &str) -> Result<Reply, ApiE
             alerts,
         },
         generation: 1,
-        resource_version: ResourceVersion(0), // assigned by the store
-        incarnation: 0,                       // assigned by the store
+        resource_version: version_now,
+        incarnation: version_now.0,
         created_at: now.clone(),
         updated_at: now.clone(),
         status: Status::pending(&now),
-        write_token: None,
+        write_token: Some(token.to_string()),
     };
-    match ctx.store.create_cluster(&cluster, token).await? {
-        WriteOutcome::Written(c) => Ok(cluster_reply(StatusCode::CREATED, &c)),
-        WriteOutcome::Conflict(Some(c)) if c.status.phase == Phase::Deleting => {
-            Err(ApiError::Conflict(format!(
-                "Cluster {} is still being deleted; create it again once it is gone",
-                c.name
-            )))
+    match ctx
+        .store
+        .create_cluster(&cluster, previous, plan.max_clusters, token)
+        .await?
+    {
+        CreateOutcome::Created => {
+            succeed(ctx, &begun, cluster_reply(StatusCode::CREATED, &cluster)).await
         }
-        WriteOutcome::Conflict(_) => Err(ApiError::Conflict("Cluster name already exists".into())),
+        CreateOutcome::OverQuota => Err(over_quota()),
+        CreateOutcome::Exists(Some(c)) => Err(exists(&c)),
+        CreateOutcome::Exists(None) => {
+            Err(ApiError::Conflict("Cluster name already exists".into()))
+        }
     }
 }
 
@@ -229,14 +224,15 @@ pub async fn create(ctx: &Ctx, req: &Request, token: &str) -> Result<Reply, ApiE
 /// # Errors
 /// 401, 403, 400, 404.
 pub async fn get(ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
-    let begun = begin(ctx, req, Role::Readonly, true).await?;
+    let mut begun = begin(ctx, req, Role::Readonly, Target::Path).await?;
     let name = begun.name.as_ref().ok_or(ApiError::Internal)?;
     let inm = precondition(req, "If-None-Match")?;
-    let cluster = begun.snap.cluster.ok_or_else(|| not_found(name))?;
+    let cluster = begun.snap.cluster.take().ok_or_else(|| not_found(name))?;
     if inm.is_some_and(|p| p.matches_weak(cluster.resource_version)) {
-        return Ok(Reply::empty(StatusCode::NOT_MODIFIED).etag(cluster.resource_version.etag()));
+        let reply = Reply::empty(StatusCode::NOT_MODIFIED).etag(cluster.resource_version.etag());
+        return succeed(ctx, &begun, reply).await;
     }
-    Ok(cluster_reply(StatusCode::OK, &cluster))
+    succeed(ctx, &begun, cluster_reply(StatusCode::OK, &cluster)).await
 }
 
 /// `GET /tenants/{tenant}/clusters/{name}/kubeconfig`: `{endpoint, certificateAuthority}` once
@@ -245,9 +241,9 @@ pub async fn get(ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
 /// # Errors
 /// 401, 403, 400, 404, 503 (not running yet).
 pub async fn kubeconfig(ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
-    let begun = begin(ctx, req, Role::Readonly, true).await?;
+    let mut begun = begin(ctx, req, Role::Readonly, Target::Path).await?;
     let name = begun.name.as_ref().ok_or(ApiError::Internal)?;
-    let cluster = begun.snap.cluster.ok_or_else(|| not_found(name))?;
+    let cluster = begun.snap.cluster.take().ok_or_else(|| not_found(name))?;
     let serving = matches!(
         cluster.status.phase,
         Phase::Running | Phase::Upgrading | Phase::Updating
@@ -257,10 +253,10 @@ pub async fn kubeconfig(ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
         &cluster.status.endpoint,
         &cluster.status.certificate_authority,
     ) {
-        (true, Some(endpoint), Some(ca)) => Ok(Reply::ok(json!({
-            "endpoint": endpoint,
-            "certificateAuthority": ca,
-        }))),
+        (true, Some(endpoint), Some(ca)) => {
+            let body = json!({ "endpoint": endpoint, "certificateAuthority": ca });
+            succeed(ctx, &begun, Reply::ok(body)).await
+        }
         _ => Err(ApiError::Unavailable(format!(
             "Cluster {name} is not ready yet (phase {}); retry once it is Running",
             cluster.status.phase.as_str()
@@ -288,7 +284,7 @@ fn decode_continue(token: &str) -> Result<ClusterName, ApiError> {
 /// # Errors
 /// 401, 403, 400 (bad `limit` or `continue`).
 pub async fn list(ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
-    let begun = begin(ctx, req, Role::Readonly, false).await?;
+    let begun = begin(ctx, req, Role::Readonly, Target::None).await?;
     let limit = match query_param(req, "limit") {
         None => None,
         Some(l) => match l.parse::<usize>() {
@@ -307,7 +303,7 @@ pub async fn list(ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
     if let (true, Some(last)) = (more, clusters.last()) {
         body["continue"] = json!(encode_continue(&last.name));
     }
-    Ok(Reply::ok(body))
+    succeed(ctx, &begun, Reply::ok(body)).await
 }
 
 /// A parsed PATCH body: what can be checked without the current cluster.
@@ -437,12 +433,12 @@ fn apply_patch(current: &Cluster, patch: &Patch, plan: &Plan) -> Result<Spec, Ap
 /// 401, 403, 400, 404, 409 (deleting), 412 (`If-Match`).
 pub async fn update(ctx: &Ctx, req: &Request, token: &str) -> Result<Reply, ApiError> {
     for _ in 0..MAX_ATTEMPTS {
-        let begun = begin(ctx, req, Role::Admin, true).await?;
+        let mut begun = begin(ctx, req, Role::Admin, Target::Path).await?;
         let name = begun.name.as_ref().ok_or(ApiError::Internal)?;
         let plan = plan_of(begun.snap.tenant.as_ref())?;
         let patch = parse_patch(&json_object(req, true)?)?;
         let if_match = precondition(req, "If-Match")?;
-        let current = begun.snap.cluster.ok_or_else(|| not_found(name))?;
+        let current = begun.snap.cluster.take().ok_or_else(|| not_found(name))?;
         let spec = apply_patch(&current, &patch, plan)?;
         if current.status.phase == Phase::Deleting {
             return Err(ApiError::Conflict(format!(
@@ -456,7 +452,7 @@ pub async fn update(ctx: &Ctx, req: &Request, token: &str) -> Result<Reply, ApiE
             return Err(ApiError::PreconditionFailed);
         }
         if spec == current.spec {
-            return Ok(cluster_reply(StatusCode::OK, &current));
+            return succeed(ctx, &begun, cluster_reply(StatusCode::OK, &current)).await;
         }
         let next = Cluster {
             spec,
@@ -470,7 +466,9 @@ pub async fn update(ctx: &Ctx, req: &Request, token: &str) -> Result<Reply, ApiE
             .update_spec(&next, current.resource_version, token)
             .await?
         {
-            WriteOutcome::Written(c) => return Ok(cluster_reply(StatusCode::OK, &c)),
+            WriteOutcome::Written(c) => {
+                return succeed(ctx, &begun, cluster_reply(StatusCode::OK, &c)).await
+            }
             WriteOutcome::Conflict(None) => return Err(not_found(name)),
             WriteOutcome::Conflict(Some(_)) if matches!(if_match, Some(Precondition::Tags(_))) => {
                 return Err(ApiError::PreconditionFailed)
@@ -490,14 +488,14 @@ pub async fn update(ctx: &Ctx, req: &Request, token: &str) -> Result<Reply, ApiE
 /// 401, 403, 400, 404, 412.
 pub async fn delete(ctx: &Ctx, req: &Request, token: &str) -> Result<Reply, ApiError> {
     for _ in 0..MAX_ATTEMPTS {
-        let begun = begin(ctx, req, Role::Admin, true).await?;
+        let mut begun = begin(ctx, req, Role::Admin, Target::Path).await?;
         let name = begun.name.as_ref().ok_or(ApiError::Internal)?;
         let if_match = precondition(req, "If-Match")?;
-        let current = begun.snap.cluster.ok_or_else(|| not_found(name))?;
+        let current = begun.snap.cluster.take().ok_or_else(|| not_found(name))?;
         // Already deleting: the DELETE is in effect. Answering 204 even to a stale If-Match keeps
         // a client's retry of a DELETE whose reply was lost from seeing 412.
         if current.status.phase == Phase::Deleting {
-            return Ok(Reply::empty(StatusCode::NO_CONTENT));
+            return succeed(ctx, &begun, Reply::empty(StatusCode::NO_CONTENT)).await;
         }
         if if_match
             .as_ref()
@@ -523,10 +521,12 @@ pub async fn delete(ctx: &Ctx, req: &Request, token: &str) -> Result<Reply, ApiE
             .mark_deleting(&next, current.resource_version, token)
             .await?
         {
-            WriteOutcome::Written(_) => return Ok(Reply::empty(StatusCode::NO_CONTENT)),
+            WriteOutcome::Written(_) => {
+                return succeed(ctx, &begun, Reply::empty(StatusCode::NO_CONTENT)).await
+            }
             WriteOutcome::Conflict(None) => return Err(not_found(name)),
             WriteOutcome::Conflict(Some(c)) if c.status.phase == Phase::Deleting => {
-                return Ok(Reply::empty(StatusCode::NO_CONTENT))
+                return succeed(ctx, &begun, Reply::empty(StatusCode::NO_CONTENT)).await
             }
             WriteOutcome::Conflict(Some(_)) if matches!(if_match, Some(Precondition::Tags(_))) => {
                 return Err(ApiError::PreconditionFailed)

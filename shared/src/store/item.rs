@@ -229,6 +229,11 @@ pub fn tenant_from(it: &Item) -> Result<TenantRecord, StoreError> {
         name: it.str_attr(attr::TENANT)?.to_string(),
         plan: it.str_attr(attr::PLAN)?.to_string(),
         created_at: it.str_attr(attr::CREATED_AT)?.to_string(),
+        members: it
+            .get(attr::MEMBERS)
+            .and_then(|v| v.as_ss().ok())
+            .cloned()
+            .unwrap_or_default(),
     })
 }
 
@@ -255,6 +260,7 @@ pub fn api_key_from(it: &Item) -> Result<ApiKeyRecord, StoreError> {
         created_at: it.str_attr(attr::CREATED_AT)?.to_string(),
         created_by: it.opt_str(attr::CREATED_BY).unwrap_or_default().to_string(),
         expires_at: it.opt_str(attr::EXPIRES_AT).map(str::to_string),
+        last_used_at: it.opt_str(attr::LAST_USED_AT).map(str::to_string),
     })
 }
 
@@ -270,6 +276,8 @@ pub fn api_key_item(k: &ApiKeyRecord) -> Item {
     put(attr::DISPLAY_NAME, &k.display_name);
     put(attr::CREATED_AT, &k.created_at);
     put(attr::CREATED_BY, &k.created_by);
+    put(GSI1_PK, &apikeys_gsi_pk(&k.tenant));
+    put(GSI1_SK, &format!("{}#{}", k.created_at, k.id.hex()));
     if let Some(e) = &k.expires_at {
         put(attr::EXPIRES_AT, e);
     }

@@ -69,6 +69,8 @@ pub struct ApiKeyRecord {
     pub created_by: String,
     /// Expiry, RFC 3339, if any.
     pub expires_at: Option<String>,
+    /// Last successful use, RFC 3339, refreshed at most every few minutes.
+    pub last_used_at: Option<String>,
 }
 
 /// A stored tenant.
@@ -80,6 +82,8 @@ pub struct TenantRecord {
     pub plan: String,
     /// RFC 3339.
     pub created_at: String,
+    /// Names of the tenant's clusters that hold a slot of its quota (live or still deleting).
+    pub members: Vec<String>,
 }
 
 /// What one request needs to decide: the caller's key, and optionally the tenant and a cluster,
@@ -92,6 +96,8 @@ pub struct Snapshot {
     pub tenant: Option<TenantRecord>,
     /// The cluster, if asked for and present (tombstones read as absent).
     pub cluster: Option<Cluster>,
+    /// The `resourceVersion` of the cluster item, tombstones included: what a create continues.
+    pub cluster_version: Option<ResourceVersion>,
 }
 
 /// Outcome of a conditional cluster write.
@@ -102,6 +108,17 @@ pub enum WriteOutcome {
     /// The condition failed because of someone else's write; here is what is there now
     /// (`None`: nothing, or a tombstone).
     Conflict(Option<Cluster>),
+}
+
+/// Outcome of a create.
+#[derive(Debug)]
+pub enum CreateOutcome {
+    /// Written (possibly by an earlier attempt of this same request).
+    Created,
+    /// The tenant's plan has no free slot.
+    OverQuota,
+    /// The name is taken (or was re-taken since the read); here is what is there, if live.
+    Exists(Option<Box<Cluster>>),
 }
 
 /// The DynamoDB-backed store.
@@ -184,22 +201,32 @@ impl Store {
             } else if sk == TENANT_SK {
                 snap.tenant = Some(item::tenant_from(&it)?);
             } else {
+                snap.cluster_version = Some(ResourceVersion(it.num_attr(attr::RESOURCE_VERSION)?));
                 snap.cluster = item::cluster_from(&it)?;
             }
         }
         Ok(snap)
     }
 
-    /// Creates a cluster (or re-creates one over a tombstone) with one conditional `UpdateItem`.
-    /// `resourceVersion` continues from the tombstone's, so it never repeats for the name.
+    /// Creates a cluster (or re-creates one over a tombstone) and claims its quota slot, in one
+    /// transaction: the tenant's `members` set gains the name only while it has fewer than
+    /// `max_clusters` names (or already holds this one), and the cluster item is written only
+    /// over `previous` (nothing, or the tombstone at that version). `resourceVersion` continues
+    /// from the tombstone's, so it never repeats for the name.
     ///
     /// # Errors
     /// [`StoreError`] on DynamoDB failure.
     pub async fn create_cluster(
         &self,
         c: &Cluster,
+        previous: Option<ResourceVersion>,
+        max_clusters: u32,
         token: &str,
-    ) -> Result<WriteOutcome, StoreError> {
+    ) -> Result<CreateOutcome, StoreError> {
+        use aws_sdk_dynamodb::{
+            operation::transact_write_items::TransactWriteItemsError,
+            types::{TransactWriteItem, Update},
+        };
         let st = &c.status;
         let mut values = item::spec_values(c);
         values.extend([
@@ -215,24 +242,101 @@ impl Store {
             (":token".into(), s(token)),
             (":reason".into(), s(st.reason.clone().unwrap_or_default())),
             (":message".into(), s(st.message.clone().unwrap_or_default())),
-            (":zero".into(), n(0)),
-            (":one".into(), n(1)),
+            (":rv".into(), n(c.resource_version.0)),
             (":deleted".into(), s(Phase::Deleted.as_str())),
         ]);
+        let condition = match previous {
+            None => COND_CREATE_NEW,
+            Some(v) => {
+                values.insert(":old_rv".into(), n(v.0));
+                COND_CREATE_OVER_TOMBSTONE
+            }
+        };
         let (sets, removes) = condition_clauses(st.phase);
         let update = format!(
             "SET #tenant = :tenant, #name = :name, #display = :display, #ctype = :ctype, \
              #version = :version, #cpu = :cpu, #memory = :memory, #storage = :storage, \
              #alerts = :alerts, #gen = :gen, #created = :created, #updated = :updated, \
              #phase = :phase, #observed = :observed, #token = :token, #reason = :reason, \
-             #message = :message, #rv = if_not_exists(#rv, :zero) + :one, \
-             #inc = if_not_exists(#rv, :zero) + :one, {} \
+             #message = :message, #rv = :rv, #inc = :rv, {} \
              REMOVE #endpoint, #k8s, #metrics, #ca, {}",
             sets.join(", "),
             removes.join(", ")
         );
-        self.conditional_update(c, &update, COND_CREATE_CLUSTER, values, token)
-            .await
+        let expr = format!("{update} {condition}");
+        let cluster_update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(item::key(
+                tenant_pk(c.tenant.as_str()),
+                cluster_sk(c.name.as_str()),
+            )))
+            .update_expression(&update)
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(item::names_used(&expr)))
+            .set_expression_attribute_values(Some(item::values_used(&expr, values)))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let slot = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(item::key(tenant_pk(c.tenant.as_str()), TENANT_SK)))
+            .update_expression("ADD #members :member")
+            .condition_expression(COND_CLAIM_SLOT)
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#members", attr::MEMBERS)
+            .expression_attribute_values(":member", AttributeValue::Ss(vec![c.name.to_string()]))
+            .expression_attribute_values(":name", s(c.name.as_str()))
+            .expression_attribute_values(":max", n(u64::from(max_clusters)))
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let res = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(slot).build())
+            .transact_items(TransactWriteItem::builder().update(cluster_update).build())
+            .client_request_token(
+                token
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .take(36)
+                    .collect::<String>(),
+            )
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(CreateOutcome::Created),
+            Err(SdkError::ServiceError(se)) => match se.into_err() {
+                TransactWriteItemsError::TransactionCanceledException(tc) => {
+                    let reasons = tc.cancellation_reasons.unwrap_or_default();
+                    let failed = |i: usize| {
+                        reasons.get(i).and_then(|r| r.code.as_deref())
+                            == Some("ConditionalCheckFailed")
+                    };
+                    let existing = match reasons.get(1).and_then(|r| r.item.as_ref()) {
+                        Some(it) => item::cluster_from(it)?,
+                        None => None,
+                    };
+                    // Our own transaction landed and its reply was lost: the retry finds our
+                    // cluster, written with our token.
+                    if existing
+                        .as_ref()
+                        .is_some_and(|e| e.write_token.as_deref() == Some(token))
+                    {
+                        return Ok(CreateOutcome::Created);
+                    }
+                    if failed(0) {
+                        Ok(CreateOutcome::OverQuota)
+                    } else {
+                        Ok(CreateOutcome::Exists(existing.map(Box::new)))
+                    }
+                }
+                other => Err(StoreError::Sdk {
+                    operation: "TransactWriteItems",
+                    message: aws_sdk_dynamodb::error::DisplayErrorContext(&other).to_string(),
+                }),
+            },
+            Err(e) => Err(sdk_err("TransactWriteItems")(e)),
+        }
     }
 
     /// Writes a new spec (and bumped generation) if the cluster is still at `expected`.
@@ -381,6 +485,57 @@ impl Store {
             .condition_expression(COND_FINISH_DELETION)
             .set_expression_attribute_names(Some(item::names_used(&expr)))
             .set_expression_attribute_values(Some(item::values_used(&expr, values)))
+            .send()
+            .await;
+        match res {
+            Ok(_) => {}
+            Err(SdkError::ServiceError(se)) if se.err().is_conditional_check_failed_exception() => {
+                return Ok(false)
+            }
+            Err(e) => return Err(sdk_err("UpdateItem")(e)),
+        }
+        self.release_slot(tenant, name).await?;
+        Ok(true)
+    }
+
+    /// Gives a retired cluster's quota slot back (the state machine's `ReleaseSlot` state sends
+    /// the same update). Removing a name that is not there changes nothing, so a retry is safe.
+    ///
+    /// # Errors
+    /// [`StoreError`] on DynamoDB failure.
+    pub async fn release_slot(
+        &self,
+        tenant: &TenantName,
+        name: &ClusterName,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item::key(tenant_pk(tenant.as_str()), TENANT_SK)))
+            .update_expression(RELEASE_SLOT_UPDATE)
+            .expression_attribute_names("#members", attr::MEMBERS)
+            .expression_attribute_values(":member", AttributeValue::Ss(vec![name.to_string()]))
+            .send()
+            .await
+            .map_err(sdk_err("UpdateItem"))?;
+        Ok(())
+    }
+
+    /// Moves a tenant to another plan.
+    ///
+    /// # Errors
+    /// [`StoreError`] on DynamoDB failure; `Ok(false)` when there is no such tenant.
+    pub async fn set_plan(&self, tenant: &str, plan: &str) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item::key(tenant_pk(tenant), TENANT_SK)))
+            .update_expression("SET #plan = :plan")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#plan", attr::PLAN)
+            .expression_attribute_values(":plan", s(plan))
             .send()
             .await;
         match res {
@@ -566,6 +721,103 @@ impl Store {
             .set_key(Some(item::key(apikey_pk(id.hex()), APIKEY_SK)))
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#pk", PK)
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(se)) if se.err().is_conditional_check_failed_exception() => {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_err("DeleteItem")(e)),
+        }
+    }
+
+    /// Refreshes a key's `lastUsedAt`, unless someone refreshed it since it was read (so
+    /// concurrent requests write once).
+    ///
+    /// # Errors
+    /// [`StoreError`] on DynamoDB failure.
+    pub async fn touch_api_key(&self, key: &ApiKeyRecord, now: &str) -> Result<(), StoreError> {
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item::key(apikey_pk(key.id.hex()), APIKEY_SK)))
+            .update_expression("SET #used = :now")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#used", attr::LAST_USED_AT)
+            .expression_attribute_values(":now", s(now));
+        req = match &key.last_used_at {
+            Some(old) => req
+                .condition_expression("attribute_exists(#pk) AND #used = :old")
+                .expression_attribute_values(":old", s(old)),
+            None => {
+                req.condition_expression("attribute_exists(#pk) AND attribute_not_exists(#used)")
+            }
+        };
+        match req.send().await {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(se)) if se.err().is_conditional_check_failed_exception() => {
+                Ok(())
+            }
+            Err(e) => Err(sdk_err("UpdateItem")(e)),
+        }
+    }
+
+    /// A tenant's API keys (metadata), oldest first, from the `byTenant` index.
+    ///
+    /// # Errors
+    /// [`StoreError`] on DynamoDB failure or a malformed item.
+    pub async fn list_api_keys(
+        &self,
+        tenant: &TenantName,
+    ) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let mut keys = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(BY_TENANT_INDEX)
+                .key_condition_expression("#g = :g")
+                .expression_attribute_names("#g", GSI1_PK)
+                .expression_attribute_values(":g", s(apikeys_gsi_pk(tenant.as_str())))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(sdk_err("Query"))?;
+            for it in out.items.unwrap_or_default() {
+                keys.push(item::api_key_from(&it)?);
+            }
+            match out.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => break,
+            }
+        }
+        keys.sort_by(|a, b| (&a.created_at, a.id.hex()).cmp(&(&b.created_at, b.id.hex())));
+        Ok(keys)
+    }
+
+    /// Revokes a tenant's key: removes its record if it belongs to `tenant`. `Ok(false)` when
+    /// there is no such key in the tenant.
+    ///
+    /// # Errors
+    /// [`StoreError`] on DynamoDB failure.
+    pub async fn revoke_tenant_key(
+        &self,
+        tenant: &TenantName,
+        id: &KeyId,
+    ) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(item::key(apikey_pk(id.hex()), APIKEY_SK)))
+            .condition_expression(COND_KEY_OF_TENANT)
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#tenant", attr::TENANT)
+            .expression_attribute_values(":tenant", s(tenant.as_str()))
             .send()
             .await;
         match res {

@@ -37,6 +37,22 @@ pub fn apikey_pk(id_hex: &str) -> String {
     format!("APIKEY#{id_hex}")
 }
 
+/// The index listing a tenant's API keys.
+pub const BY_TENANT_INDEX: &str = "byTenant";
+/// Its partition key attribute.
+pub const GSI1_PK: &str = "gsi1pk";
+/// Its sort key attribute.
+pub const GSI1_SK: &str = "gsi1sk";
+
+/// The `byTenant` partition of a tenant's API keys.
+pub fn apikeys_gsi_pk(tenant: &str) -> String {
+    format!("TENANT#{tenant}#APIKEYS")
+}
+
+/// Revoke a key. Admits only an existing key of the tenant in the path: another tenant's key id
+/// reads as absent (404), never as "not yours".
+pub const COND_KEY_OF_TENANT: &str = "attribute_exists(#pk) AND #tenant = :tenant";
+
 /// Cluster and tenant attribute names.
 pub mod attr {
     /// Owning tenant (on clusters and keys).
@@ -99,6 +115,8 @@ pub mod attr {
     pub const WRITE_TOKEN: &str = "writeToken";
     /// Tenant plan name.
     pub const PLAN: &str = "plan";
+    /// Names holding a slot of the tenant's quota (string set).
+    pub const MEMBERS: &str = "members";
     /// Key role.
     pub const ROLE: &str = "role";
     /// SHA-256 of the whole key, hex.
@@ -107,6 +125,8 @@ pub mod attr {
     pub const EXPIRES_AT: &str = "expiresAt";
     /// Who created the key.
     pub const CREATED_BY: &str = "createdBy";
+    /// Last successful use of a key, RFC 3339.
+    pub const LAST_USED_AT: &str = "lastUsedAt";
 }
 
 /// The `SET` and `REMOVE` clauses that record the conditions of `phase` (with `:now`): for each
@@ -132,10 +152,20 @@ pub fn condition_clauses(phase: crate::domain::phase::Phase) -> (Vec<String>, Ve
     (sets, removes)
 }
 
-/// Create a cluster. Admits: no item under this name ever (`attribute_not_exists`), or the
-/// tombstone of a finished deletion (`phase = Deleted`). Refuses a live cluster and one still
-/// `Deleting` (both 409).
-pub const COND_CREATE_CLUSTER: &str = "attribute_not_exists(#pk) OR #phase = :deleted";
+/// Create a cluster under a name never used. Admits only the absence of any item.
+pub const COND_CREATE_NEW: &str = "attribute_not_exists(#pk)";
+
+/// Re-create a cluster over the tombstone the request read. Admits only that tombstone at that
+/// version: a live cluster, one still `Deleting`, or a tombstone that moved on is refused.
+pub const COND_CREATE_OVER_TOMBSTONE: &str = "#phase = :deleted AND #rv = :old_rv";
+
+/// Claim a quota slot on the tenant. Admits an existing tenant whose `members` set has room, or
+/// already holds this name (so a retried create does not count twice).
+pub const COND_CLAIM_SLOT: &str = "attribute_exists(#pk) AND (attribute_not_exists(#members) \
+     OR size(#members) < :max OR contains(#members, :name))";
+
+/// Give a slot back when a cluster's teardown finished.
+pub const RELEASE_SLOT_UPDATE: &str = "DELETE #members :member";
 
 /// Spec change or delete of a cluster. Admits exactly the version the request read, which (after
 /// the If-Match check against that read) is also the version the caller named. Any write in
@@ -176,8 +206,8 @@ pub async fn create_table(
     name: &str,
 ) -> Result<(), aws_sdk_dynamodb::Error> {
     use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-        StreamSpecification, StreamViewType,
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+        Projection, ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
     };
     let attr = |n: &str| {
         AttributeDefinition::builder()
@@ -191,6 +221,17 @@ pub async fn create_table(
             .key_type(t)
             .build()
     };
+    let index = GlobalSecondaryIndex::builder()
+        .index_name(BY_TENANT_INDEX)
+        .key_schema(key(GSI1_PK, KeyType::Hash).map_err(aws_sdk_dynamodb::Error::from)?)
+        .key_schema(key(GSI1_SK, KeyType::Range).map_err(aws_sdk_dynamodb::Error::from)?)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .map_err(aws_sdk_dynamodb::Error::from)?;
     let stream = StreamSpecification::builder()
         .stream_enabled(true)
         .stream_view_type(StreamViewType::NewAndOldImages)
@@ -202,6 +243,9 @@ pub async fn create_table(
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(attr(PK).map_err(aws_sdk_dynamodb::Error::from)?)
         .attribute_definitions(attr(SK).map_err(aws_sdk_dynamodb::Error::from)?)
+        .attribute_definitions(attr(GSI1_PK).map_err(aws_sdk_dynamodb::Error::from)?)
+        .attribute_definitions(attr(GSI1_SK).map_err(aws_sdk_dynamodb::Error::from)?)
+        .global_secondary_indexes(index)
         .key_schema(key(PK, KeyType::Hash).map_err(aws_sdk_dynamodb::Error::from)?)
         .key_schema(key(SK, KeyType::Range).map_err(aws_sdk_dynamodb::Error::from)?)
         .stream_specification(stream)

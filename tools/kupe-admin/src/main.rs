@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! kupe-admin tenant create NAME [--plan P]
+//! kupe-admin tenant set-plan NAME PLAN
 //! kupe-admin apikey create --tenant T --role admin|readonly [--name N] [--expires-at RFC3339]
 //! ```
 //! `apikey create` prints the raw key as its last line, once; it is never stored.
@@ -12,6 +13,7 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage:
   kupe-admin tenant create NAME [--plan P]
+  kupe-admin tenant set-plan NAME PLAN
   kupe-admin apikey create --tenant T --role admin|readonly [--name N] [--expires-at RFC3339]";
 
 /// Command-line words: positionals and `--flag value` pairs.
@@ -54,6 +56,14 @@ async fn run(args: &[String]) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
             println!("tenant {} created on plan {}", t.name, t.plan);
+            Ok(())
+        }
+        ["tenant", "set-plan", name, plan] => {
+            only(&flags, &[])?;
+            admin::set_plan(&ctx.store, name, plan)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("tenant {name} is now on plan {plan}");
             Ok(())
         }
         ["apikey", "create"] => {
