@@ -38,19 +38,82 @@ impl Config {
     }
 }
 
+/// Exponential backoff for repeated authentication failures from one client IP: from the
+/// `threshold`-th failure within `window_secs`, the IP waits 1, 2, 4, ... seconds (at most
+/// `max_secs`) before any request of it is served again (429 with `Retry-After`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthBackoff {
+    /// Failures before the first wait.
+    pub threshold: u32,
+    /// Longest wait.
+    pub max_secs: u64,
+    /// How long failures are remembered after the last one.
+    pub window_secs: u64,
+}
+
+impl Default for AuthBackoff {
+    fn default() -> Self {
+        Self {
+            threshold: 5,
+            max_secs: 900,
+            window_secs: 900,
+        }
+    }
+}
+
+impl AuthBackoff {
+    /// From `AUTH_FAILURE_THRESHOLD`, `AUTH_BACKOFF_MAX_SECONDS` and
+    /// `AUTH_FAILURE_WINDOW_SECONDS`, each defaulting to [`AuthBackoff::default`].
+    pub fn from_env() -> Self {
+        let d = Self::default();
+        let num = |k: &str, v: u64| {
+            std::env::var(k)
+                .ok()
+                .and_then(|x| x.parse().ok())
+                .unwrap_or(v)
+        };
+        Self {
+            threshold: u32::try_from(num("AUTH_FAILURE_THRESHOLD", u64::from(d.threshold)))
+                .unwrap_or(d.threshold),
+            max_secs: num("AUTH_BACKOFF_MAX_SECONDS", d.max_secs),
+            window_secs: num("AUTH_FAILURE_WINDOW_SECONDS", d.window_secs),
+        }
+    }
+
+    /// The wait after the `failures`-th failure (0 below the threshold).
+    pub fn wait_after(&self, failures: u32) -> u64 {
+        if failures < self.threshold {
+            return 0;
+        }
+        let doublings = (failures - self.threshold).min(40);
+        (1u64 << doublings).min(self.max_secs)
+    }
+}
+
 /// What every API handler needs, built once per container.
 #[derive(Debug, Clone)]
 pub struct Ctx {
     /// The cluster/tenant/key store.
     pub store: Store,
+    /// Backoff for repeated authentication failures.
+    pub auth_backoff: AuthBackoff,
 }
 
 impl Ctx {
     /// Builds the context from a shared SDK configuration.
     pub fn new(sdk: &aws_config::SdkConfig, config: &Config) -> Self {
         let client = aws_sdk_dynamodb::Client::new(sdk);
+        Self::with_store(
+            Store::new(client, config.table_name.clone()),
+            AuthBackoff::from_env(),
+        )
+    }
+
+    /// A context over a store.
+    pub fn with_store(store: Store, auth_backoff: AuthBackoff) -> Self {
         Self {
-            store: Store::new(client, config.table_name.clone()),
+            store,
+            auth_backoff,
         }
     }
 

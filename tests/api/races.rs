@@ -117,17 +117,9 @@ async fn sixteen_concurrent_conditional_writes_on_one_version_let_exactly_one_la
         let current = app
             .ctx
             .store
-            .snapshot(
-                &kupe_shared::domain::apikey::RawKey::parse(&app.admin)
-                    .unwrap()
-                    .id()
-                    .clone(),
-                Some(&tenant),
-                Some(&name),
-            )
+            .get_cluster(&tenant, &name)
             .await
             .unwrap()
-            .cluster
             .unwrap();
         let writes = (0..16).map(|i| {
             let mut next = current.clone();

@@ -286,3 +286,91 @@ async fn set_plan_changes_the_quota_and_the_dedicated_permission() {
         StatusCode::CREATED
     );
 }
+
+#[tokio::test]
+async fn repeated_bad_keys_from_one_ip_back_off_exponentially_and_other_ips_are_unaffected() {
+    use kupe_shared::domain::apikey::{KeyId, RawKey};
+    let app = TestApp::spawn().await;
+    let ip = "203.0.113.9";
+    let bad = || RawKey::generate(KeyId::random()).expose().to_string();
+    let try_bad = |key: String| {
+        let app = &app;
+        async move {
+            app.req(M::GET, &app.clusters())
+                .key(Some(&key))
+                .from_ip(ip)
+                .send()
+                .await
+        }
+    };
+    // the first four failures are plain 401s
+    for _ in 0..4 {
+        assert_eq!(try_bad(bad()).await.status, StatusCode::UNAUTHORIZED);
+    }
+    // from the fifth on, each failure blocks the IP for 1, 2, 4 ... seconds
+    let mut waits = Vec::new();
+    for _ in 0..3 {
+        assert_eq!(try_bad(bad()).await.status, StatusCode::UNAUTHORIZED);
+        let blocked = try_bad(bad()).await;
+        assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS);
+        let wait: u64 = blocked.header("retry-after").unwrap().parse().unwrap();
+        waits.push(wait);
+        // even a good key waits while the IP is blocked
+        let good = app.req(M::GET, &app.clusters()).from_ip(ip).send().await;
+        assert_eq!(good.status, StatusCode::TOO_MANY_REQUESTS);
+        tokio::time::sleep(std::time::Duration::from_millis(wait * 1000 + 1100)).await;
+    }
+    assert!(
+        waits.windows(2).all(|w| w[1] > w[0]),
+        "growing backoff: {waits:?}"
+    );
+    // another IP is unaffected
+    let r = app
+        .req(M::GET, &app.clusters())
+        .key(Some(&bad()))
+        .from_ip("203.0.113.10")
+        .send()
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = app
+        .req(M::GET, &app.clusters())
+        .from_ip("203.0.113.10")
+        .send()
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_burst_over_the_request_limit_is_429_with_retry_after_per_ip() {
+    let app = TestApp::spawn().await;
+    let limiter = kupe_local::ratelimit::RateLimiter::new(5, std::time::Duration::from_secs(60));
+    let send = |ip: &str| {
+        let mut req = kupe_local::PlainRequest {
+            method: M::GET,
+            path: app.clusters(),
+            source_ip: ip.to_string(),
+            ..Default::default()
+        };
+        req.headers.insert(
+            "authorization",
+            format!("Bearer {}", app.admin).parse().unwrap(),
+        );
+        kupe_local::dispatch_limited(&limiter, &app.ctx, req)
+    };
+    for _ in 0..5 {
+        assert_eq!(send("192.0.2.1").await.status(), StatusCode::OK);
+    }
+    let limited = send("192.0.2.1").await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry));
+    assert_eq!(
+        send("192.0.2.2").await.status(),
+        StatusCode::OK,
+        "other IPs are unaffected"
+    );
+}

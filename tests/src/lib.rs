@@ -173,9 +173,10 @@ impl TestApp {
         kupe_shared::store::schema::create_table(&client, &table)
             .await
             .expect("create table");
-        let ctx = Ctx {
-            store: Store::new(client, table.clone()),
-        };
+        let ctx = Ctx::with_store(
+            Store::new(client, table.clone()),
+            kupe_shared::config::AuthBackoff::default(),
+        );
         let tenant = unique("acme");
         admin::create_tenant(&ctx.store, &tenant, Some(plan))
             .await
@@ -238,7 +239,7 @@ impl TestApp {
             inner: PlainRequest {
                 method,
                 path: path.to_string(),
-                source_ip: "198.51.100.7".into(),
+                source_ip: next_ip(),
                 ..Default::default()
             },
             key: Some(self.admin.clone()),
@@ -269,7 +270,13 @@ impl TestApp {
             .await
             .expect("scan");
         let mut items = out.items.unwrap_or_default();
-        // lastUsedAt is bookkeeping a successful request may refresh, not data a request changes
+        // Bookkeeping, not data a request changes: lastUsedAt (refreshed by successful
+        // requests) and the per-IP authentication-failure counters (written by 401s).
+        items.retain(|i| {
+            !i.get("pk")
+                .and_then(|v| v.as_s().ok())
+                .is_some_and(|p| p.starts_with("AUTHFAIL#"))
+        });
         for item in &mut items {
             item.remove("lastUsedAt");
         }
@@ -304,6 +311,14 @@ fn post_json(url: &str, body: &str) {
     );
 }
 
+/// A distinct documentation-range address per request, so the per-IP authentication backoff
+/// of one test never leaks into another; tests of the backoff pick their IP with `from_ip`.
+fn next_ip() -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("198.18.{}.{}", (n >> 8) & 0xff, n & 0xff)
+}
+
 /// A request being built.
 pub struct Req<'a> {
     app: &'a TestApp,
@@ -315,6 +330,11 @@ impl Req<'_> {
     /// Uses this key (or none).
     pub fn key(mut self, key: Option<&str>) -> Self {
         self.key = key.map(str::to_string);
+        self
+    }
+    /// Sends it from this client IP.
+    pub fn from_ip(mut self, ip: &str) -> Self {
+        self.inner.source_ip = ip.to_string();
         self
     }
     /// Adds a header.
@@ -419,9 +439,10 @@ impl LifecycleApp {
             .interceptor(calls.clone())
             .build();
         let client = aws_sdk_dynamodb::Client::from_conf(conf);
-        let ctx = Ctx {
-            store: Store::new(client, stack.table.clone()),
-        };
+        let ctx = Ctx::with_store(
+            Store::new(client, stack.table.clone()),
+            kupe_shared::config::AuthBackoff::default(),
+        );
         let tenant = unique("acme");
         admin::create_tenant(&ctx.store, &tenant, Some("enterprise"))
             .await

@@ -3,6 +3,7 @@
 //! runs. The local stack serves HTTP through it, and the integration tests call it directly.
 
 pub mod emulator;
+pub mod ratelimit;
 pub mod stack;
 
 use kupe_shared::{http::render, http::ApiError, Ctx};
@@ -230,4 +231,20 @@ pub async fn dispatch(ctx: &Ctx, req: PlainRequest) -> Response<Body> {
         return render(Err(ApiError::MethodNotAllowed), &id);
     }
     render(Err(ApiError::NotFound("No such route".into())), &id)
+}
+
+/// [`dispatch`] behind the per-IP request limit: what the local server serves (API Gateway
+/// with its WAF rule, on AWS).
+pub async fn dispatch_limited(
+    limiter: &ratelimit::RateLimiter,
+    ctx: &Ctx,
+    req: PlainRequest,
+) -> Response<Body> {
+    if let Err(wait) = limiter.check(&req.source_ip, std::time::Instant::now()) {
+        return render(
+            Err(ApiError::TooManyRequests(wait)),
+            &uuid::Uuid::new_v4().to_string(),
+        );
+    }
+    dispatch(ctx, req).await
 }

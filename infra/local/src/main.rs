@@ -7,7 +7,7 @@
 use http_body_util::{BodyExt, Full};
 use hyper::{body::Bytes, server::conn::http1, service::service_fn};
 use hyper_util::rt::TokioIo;
-use kupe_local::{dispatch, emulator, stack, PlainRequest};
+use kupe_local::{dispatch_limited, emulator, ratelimit::RateLimiter, stack, PlainRequest};
 use kupe_shared::{
     admin,
     provider::simulated::{Simulated, SimulatedConfig},
@@ -25,6 +25,7 @@ fn repo_root() -> PathBuf {
 }
 
 async fn serve(
+    limiter: &'static RateLimiter,
     ctx: &'static Ctx,
     req: hyper::Request<hyper::body::Incoming>,
     peer: SocketAddr,
@@ -57,7 +58,7 @@ async fn serve(
         body,
         source_ip: peer.ip().to_string(),
     };
-    let resp = dispatch(ctx, plain).await;
+    let resp = dispatch_limited(limiter, ctx, plain).await;
     let (parts, body) = resp.into_parts();
     let bytes = match body {
         lambda_http::Body::Text(t) => Bytes::from(t),
@@ -82,9 +83,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let sdk = emulator::sdk_config(&emu.url);
     let stack = stack::create(&sdk, &repo_root(), STACK, stack::Timings::FAST).await?;
     let table = stack.table.clone();
-    let ctx: &'static Ctx = Box::leak(Box::new(Ctx {
-        store: kupe_shared::store::Store::new(aws_sdk_dynamodb::Client::new(&sdk), table.clone()),
-    }));
+    let ctx: &'static Ctx = Box::leak(Box::new(Ctx::with_store(
+        kupe_shared::store::Store::new(aws_sdk_dynamodb::Client::new(&sdk), table.clone()),
+        kupe_shared::config::AuthBackoff::from_env(),
+    )));
     let wf: &'static WorkflowCtx = Box::leak(Box::new(WorkflowCtx::new(
         &sdk,
         &table,
@@ -123,13 +125,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     println!();
     println!("Serving on http://{addr}; Ctrl-C stops everything.");
 
+    let limiter: &'static RateLimiter = Box::leak(Box::new(RateLimiter::from_env()));
     let mut child = emu.child;
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, peer) = accepted?;
                 tokio::spawn(async move {
-                    let svc = service_fn(move |req| async move { Ok::<_, Infallible>(serve(ctx, req, peer).await) });
+                    let svc = service_fn(move |req| async move { Ok::<_, Infallible>(serve(limiter, ctx, req, peer).await) });
                     let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
                 });
             }

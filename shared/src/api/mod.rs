@@ -58,17 +58,30 @@ pub(crate) async fn begin(
         Target::Named(n) => n.clone(),
         Target::None => None,
     };
+    let ip = client_ip(req);
     let snap = ctx
         .store
-        .snapshot(key.id(), tenant.as_ref(), read_name.as_ref())
+        .snapshot(key.id(), tenant.as_ref(), read_name.as_ref(), Some(&ip))
         .await?;
-    let caller = authorize(
-        &key,
-        snap.key.as_ref(),
-        &tenant_raw,
-        need,
-        time::OffsetDateTime::now_utc(),
-    )?;
+    let now = time::OffsetDateTime::now_utc();
+    let epoch = u64::try_from(now.unix_timestamp()).unwrap_or(0);
+    if let Some(wait) = snap.auth_failures.and_then(|f| f.wait(epoch)) {
+        return Err(ApiError::TooManyRequests(wait));
+    }
+    let caller = match authorize(&key, snap.key.as_ref(), &tenant_raw, need, now) {
+        Err(e @ ApiError::Unauthorized(_)) => {
+            // Best effort: a failure to count must not turn a 401 into a 500.
+            if let Err(err) = ctx
+                .store
+                .record_auth_failure(&ip, snap.auth_failures.as_ref(), &ctx.auth_backoff, epoch)
+                .await
+            {
+                tracing::warn!(error = %err, "authentication failure not counted");
+            }
+            return Err(e);
+        }
+        other => other?,
+    };
     let tenant = TenantName::parse(&tenant_raw).map_err(|e| ApiError::bad(e.to_string()))?;
     let name = match target {
         Target::Path => Some(
@@ -84,6 +97,18 @@ pub(crate) async fn begin(
         tenant,
         name,
     })
+}
+
+/// The client's IP as API Gateway saw it (`unknown` when absent).
+pub fn client_ip(req: &Request) -> String {
+    use lambda_http::{request::RequestContext, RequestExt};
+    let ip = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(c)) => c.identity.source_ip.clone(),
+        Some(RequestContext::ApiGatewayV2(c)) => c.http.source_ip.clone(),
+        _ => None,
+    };
+    ip.filter(|ip| !ip.is_empty() && ip.len() <= 64)
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// How stale `lastUsedAt` may get before a successful request refreshes it: at most one extra

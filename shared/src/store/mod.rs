@@ -98,6 +98,35 @@ pub struct Snapshot {
     pub cluster: Option<Cluster>,
     /// The `resourceVersion` of the cluster item, tombstones included: what a create continues.
     pub cluster_version: Option<ResourceVersion>,
+    /// Recent authentication failures from the caller's IP, if any.
+    pub auth_failures: Option<AuthFailures>,
+}
+
+/// Recent authentication failures from one client IP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthFailures {
+    /// Failures in the current window.
+    pub count: u32,
+    /// No request from the IP is served before this (epoch seconds).
+    pub blocked_until: u64,
+    /// The record lapses at this time (epoch seconds; DynamoDB TTL deletes it later).
+    pub expires_at: u64,
+}
+
+impl AuthFailures {
+    /// Seconds the IP must still wait at `now`, if blocked.
+    pub fn wait(&self, now: u64) -> Option<u64> {
+        (self.expires_at > now && self.blocked_until > now).then(|| self.blocked_until - now)
+    }
+
+    /// Failures that still count at `now`.
+    pub fn live_count(&self, now: u64) -> u32 {
+        if self.expires_at > now {
+            self.count
+        } else {
+            0
+        }
+    }
 }
 
 /// Outcome of a conditional cluster write.
@@ -161,8 +190,12 @@ impl Store {
         key: &KeyId,
         tenant: Option<&TenantName>,
         cluster: Option<&ClusterName>,
+        client_ip: Option<&str>,
     ) -> Result<Snapshot, StoreError> {
         let mut keys = vec![item::key(apikey_pk(key.hex()), APIKEY_SK)];
+        if let Some(ip) = client_ip {
+            keys.push(item::key(authfail_pk(ip), AUTHFAIL_SK));
+        }
         if let Some(t) = tenant {
             keys.push(item::key(tenant_pk(t.as_str()), TENANT_SK));
             if let Some(c) = cluster {
@@ -196,7 +229,13 @@ impl Store {
         let mut snap = Snapshot::default();
         for it in found {
             let sk = it.str_attr(SK)?;
-            if sk == APIKEY_SK {
+            if sk == AUTHFAIL_SK {
+                snap.auth_failures = Some(AuthFailures {
+                    count: u32::try_from(it.num_attr(attr::FAILURES)?).unwrap_or(u32::MAX),
+                    blocked_until: it.num_attr(attr::BLOCKED_UNTIL)?,
+                    expires_at: it.num_attr(attr::EXPIRES_AT_EPOCH)?,
+                });
+            } else if sk == APIKEY_SK {
                 snap.key = Some(item::api_key_from(&it)?);
             } else if sk == TENANT_SK {
                 snap.tenant = Some(item::tenant_from(&it)?);
@@ -729,6 +768,48 @@ impl Store {
                 Ok(false)
             }
             Err(e) => Err(sdk_err("DeleteItem")(e)),
+        }
+    }
+
+    /// Counts an authentication failure from `ip` and sets its backoff. Conditional on the count
+    /// it read, so concurrent failures do not overwrite each other's blocks with shorter ones;
+    /// losing that race is harmless (the other failure counted).
+    ///
+    /// # Errors
+    /// [`StoreError`] on DynamoDB failure.
+    pub async fn record_auth_failure(
+        &self,
+        ip: &str,
+        previous: Option<&AuthFailures>,
+        backoff: &crate::config::AuthBackoff,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        let count = previous.map_or(0, |p| p.live_count(now)).saturating_add(1);
+        let blocked_until = now + backoff.wait_after(count);
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item::key(authfail_pk(ip), AUTHFAIL_SK)))
+            .update_expression("SET #failures = :count, #blocked = :blocked, #expires = :expires")
+            .expression_attribute_names("#failures", attr::FAILURES)
+            .expression_attribute_names("#blocked", attr::BLOCKED_UNTIL)
+            .expression_attribute_names("#expires", attr::EXPIRES_AT_EPOCH)
+            .expression_attribute_values(":count", n(u64::from(count)))
+            .expression_attribute_values(":blocked", n(blocked_until))
+            .expression_attribute_values(":expires", n(now + backoff.window_secs));
+        req = match previous {
+            Some(p) => req
+                .condition_expression("#failures = :old")
+                .expression_attribute_values(":old", n(u64::from(p.count))),
+            None => req.condition_expression("attribute_not_exists(#failures)"),
+        };
+        match req.send().await {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(se)) if se.err().is_conditional_check_failed_exception() => {
+                Ok(())
+            }
+            Err(e) => Err(sdk_err("UpdateItem")(e)),
         }
     }
 

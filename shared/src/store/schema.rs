@@ -37,6 +37,14 @@ pub fn apikey_pk(id_hex: &str) -> String {
     format!("APIKEY#{id_hex}")
 }
 
+/// Sort key of an authentication-failure counter.
+pub const AUTHFAIL_SK: &str = "AUTHFAIL";
+
+/// Partition key of the authentication-failure counter of one client IP.
+pub fn authfail_pk(ip: &str) -> String {
+    format!("AUTHFAIL#{ip}")
+}
+
 /// The index listing a tenant's API keys.
 pub const BY_TENANT_INDEX: &str = "byTenant";
 /// Its partition key attribute.
@@ -125,6 +133,12 @@ pub mod attr {
     pub const EXPIRES_AT: &str = "expiresAt";
     /// Who created the key.
     pub const CREATED_BY: &str = "createdBy";
+    /// Authentication failures counted for an IP (N).
+    pub const FAILURES: &str = "failures";
+    /// Epoch seconds before which an IP is not served (N).
+    pub const BLOCKED_UNTIL: &str = "blockedUntil";
+    /// Epoch seconds when a record lapses: the table's TTL attribute (N).
+    pub const EXPIRES_AT_EPOCH: &str = "ttl";
     /// Last successful use of a key, RFC 3339.
     pub const LAST_USED_AT: &str = "lastUsedAt";
 }

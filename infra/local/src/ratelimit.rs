@@ -1,0 +1,93 @@
+//! The per-IP request limit the deployed stack gets from AWS WAF (a rate-based rule, keyed on
+//! the client IP, answering 429 with `Retry-After`), reproduced for the local stack with the
+//! same numbers so clients can be tested against it: at most `limit` requests per IP in each
+//! fixed window of `window` seconds.
+
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+/// A fixed-window counter per client IP.
+#[derive(Debug)]
+pub struct RateLimiter {
+    limit: u32,
+    window: Duration,
+    windows: Mutex<HashMap<String, (Instant, u32)>>,
+}
+
+impl RateLimiter {
+    /// `limit` requests per IP per `window`.
+    pub fn new(limit: u32, window: Duration) -> Self {
+        Self {
+            limit,
+            window,
+            windows: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// From `KUPE_RATE_LIMIT` (requests per window, default 300) and
+    /// `KUPE_RATE_LIMIT_WINDOW_SECONDS` (default 60), the template's defaults.
+    pub fn from_env() -> Self {
+        let num = |k: &str, d: u64| {
+            std::env::var(k)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(d)
+        };
+        Self::new(
+            u32::try_from(num("KUPE_RATE_LIMIT", 300)).unwrap_or(u32::MAX),
+            Duration::from_secs(num("KUPE_RATE_LIMIT_WINDOW_SECONDS", 60).max(1)),
+        )
+    }
+
+    /// Counts a request from `ip` at `now`; `Err(seconds)` to wait when over the limit.
+    pub fn check(&self, ip: &str, now: Instant) -> Result<(), u64> {
+        let mut windows = self
+            .windows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if windows.len() > 100_000 {
+            windows.retain(|_, (start, _)| now.duration_since(*start) < self.window);
+        }
+        let entry = windows.entry(ip.to_string()).or_insert((now, 0));
+        if now.duration_since(entry.0) >= self.window {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+        if entry.1 > self.limit {
+            let left = self.window.saturating_sub(now.duration_since(entry.0));
+            return Err(left.as_secs().max(1));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_over_the_limit_waits_for_the_window_and_other_ips_are_unaffected() {
+        let limiter = RateLimiter::new(3, Duration::from_secs(60));
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert!(limiter.check("10.0.0.1", t0).is_ok());
+        }
+        let wait = limiter
+            .check("10.0.0.1", t0 + Duration::from_secs(10))
+            .unwrap_err();
+        assert_eq!(wait, 50);
+        assert!(
+            limiter.check("10.0.0.2", t0).is_ok(),
+            "another IP has its own window"
+        );
+        assert!(
+            limiter
+                .check("10.0.0.1", t0 + Duration::from_secs(61))
+                .is_ok(),
+            "a new window"
+        );
+    }
+}
