@@ -7,13 +7,13 @@ PY := $(VENV)/bin/python
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: test fmt-check clippy unit integration venv run bench clean
+.PHONY: test fmt-check clippy lint-contracts venv run bench clean
 
 venv: $(VENV)/.installed
-$(VENV)/.installed: infra/emulator/requirements.txt
+$(VENV)/.installed: infra/emulator/requirements.txt infra/lint-requirements.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r infra/emulator/requirements.txt
+	$(VENV)/bin/pip install --quiet -r infra/emulator/requirements.txt -r infra/lint-requirements.txt
 	touch $@
 
 ## run: the local stack on 127.0.0.1:$${KUPE_LOCAL_PORT:-8080}; prints the exports to paste
@@ -21,8 +21,13 @@ run: venv
 	$(CARGO) run --quiet -p kupe-local
 
 ## test: format check, clippy (warnings denied), unit and integration tests against the emulator
-test: fmt-check clippy venv
+test: fmt-check clippy lint-contracts
 	infra/emulator/with-emulator.sh $(CARGO) nextest run --workspace --no-fail-fast
+
+## lint-contracts: cfn-lint on template.yaml (SAM transform included), OpenAPI validation
+lint-contracts: venv
+	$(VENV)/bin/cfn-lint template.yaml
+	$(PY) -c "import yaml; from openapi_spec_validator import validate; validate(yaml.safe_load(open('infra/openapi.yaml'))); print('infra/openapi.yaml: valid OpenAPI 3.0')"
 
 fmt-check:
 	$(CARGO) fmt --all -- --check

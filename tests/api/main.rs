@@ -13,4 +13,5 @@ mod list;
 mod openapi;
 mod patch_delete;
 mod races;
+mod template;
 mod tenancy;
