@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: test fmt-check clippy lint-contracts venv run bench clean
+.PHONY: test fmt-check clippy lint-contracts sam-check venv run bench clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: infra/emulator/requirements.txt infra/lint-requirements.txt
@@ -23,6 +23,11 @@ run: venv
 ## test: format check, clippy (warnings denied), unit and integration tests against the emulator
 test: fmt-check clippy lint-contracts
 	infra/emulator/with-emulator.sh $(CARGO) nextest run --workspace --no-fail-fast
+	infra/sam/check.sh
+
+## sam-check: sam validate --lint, sam build, sam local invoke / start-api against the emulator
+sam-check: venv
+	infra/sam/check.sh
 
 ## lint-contracts: cfn-lint on template.yaml (SAM transform included), OpenAPI validation
 lint-contracts: venv

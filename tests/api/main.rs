@@ -7,6 +7,7 @@ mod calls;
 mod create;
 mod dispatch;
 mod etag;
+mod events;
 mod faults;
 mod lifecycle;
 mod list;

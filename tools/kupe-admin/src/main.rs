@@ -5,6 +5,8 @@
 //! kupe-admin tenant create NAME [--plan P]
 //! kupe-admin tenant set-plan NAME PLAN
 //! kupe-admin apikey create --tenant T --role admin|readonly [--name N] [--expires-at RFC3339]
+//!                           [--key kupe_<8 hex>_<secret>]
+//! kupe-admin table create
 //! ```
 //! `apikey create` prints the raw key as its last line, once; it is never stored.
 
@@ -14,7 +16,9 @@ use std::process::ExitCode;
 const USAGE: &str = "usage:
   kupe-admin tenant create NAME [--plan P]
   kupe-admin tenant set-plan NAME PLAN
-  kupe-admin apikey create --tenant T --role admin|readonly [--name N] [--expires-at RFC3339]";
+  kupe-admin apikey create --tenant T --role admin|readonly [--name N] [--expires-at RFC3339]
+             [--key kupe_<8 hex>_<secret>]   (a fixed key, for dev and test stacks)
+  kupe-admin table create                    (the table as template.yaml declares it, for emulators)";
 
 /// Command-line words: positionals and `--flag value` pairs.
 type Words<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>);
@@ -66,8 +70,17 @@ async fn run(args: &[String]) -> Result<(), String> {
             println!("tenant {name} is now on plan {plan}");
             Ok(())
         }
+        ["table", "create"] => {
+            only(&flags, &[])?;
+            let name = ctx.store.table().to_string();
+            kupe_shared::store::schema::create_table(ctx.store.client(), &name)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("table {name} created");
+            Ok(())
+        }
         ["apikey", "create"] => {
-            only(&flags, &["tenant", "role", "name", "expires-at"])?;
+            only(&flags, &["tenant", "role", "name", "expires-at", "key"])?;
             let tenant = flag(&flags, "tenant").ok_or("--tenant is required")?;
             let role = flag(&flags, "role").ok_or("--role is required")?;
             let new = admin::NewKey {
@@ -76,7 +89,7 @@ async fn run(args: &[String]) -> Result<(), String> {
                 display_name: flag(&flags, "name").unwrap_or("kupe-admin key"),
                 expires_at: flag(&flags, "expires-at"),
                 created_by: "kupe-admin",
-                fixed_key: None,
+                fixed_key: flag(&flags, "key"),
             };
             let issued = admin::create_api_key(&ctx.store, &new)
                 .await
