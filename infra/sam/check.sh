@@ -27,11 +27,12 @@ image="$(infra/sam/base-image.sh)"
 echo "== emulator, table and the events' tenant and key"
 log="$(mktemp)"
 # Containers reach the host through the Docker bridge's gateway, so the emulator listens there too.
-gateway="$(docker network inspect bridge --format '{{(index .IPAM.Config 0).Gateway}}' 2>/dev/null || echo 172.17.0.1)"
+gateway="$(docker network inspect bridge --format '{{range .IPAM.Config}}{{.Gateway}}{{end}}' 2>/dev/null || true)"
+gateway="${gateway:-172.17.0.1}"
 "$root/.venv/bin/python" infra/emulator/serve.py --host 0.0.0.0 --port 0 --parent-pid $$ >"$log" 2>/dev/null &
 emu=$!
 api=""
-trap 'kill $emu $api 2>/dev/null || true; rm -f "$log" "$root/.aws-sam/env.json"' EXIT
+trap 'kill $emu $api 2>/dev/null || true; rm -f "$log" "$log.err"' EXIT
 for _ in $(seq 1 100); do grep -q '^READY ' "$log" && break; sleep 0.1; done
 port="$(awk '/^READY /{print $2}' "$log")"
 export TABLE_NAME=kupe-sam AWS_ENDPOINT_URL="http://127.0.0.1:$port"
@@ -41,18 +42,17 @@ admin="$root/target/debug/kupe-admin"
 "$admin" tenant create dev --plan pro
 "$admin" apikey create --tenant dev --role admin --name sam --key kupe_0123abcd_devsecretdevsecretdevsecret | tail -1 >/dev/null
 cat > .aws-sam/env.json <<JSON
-{"Parameters": {"TABLE_NAME": "kupe-sam", "AWS_ENDPOINT_URL": "http://127.0.0.1:$port",
- "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}}
+{"Parameters": {"TABLE_NAME": "kupe-sam", "AWS_ENDPOINT_URL_DYNAMODB": "http://$gateway:$port"}}
 JSON
-common=(--invoke-image "$image" --skip-pull-image --docker-network host --env-vars .aws-sam/env.json
-  --parameter-overrides "EmulatorEndpointUrl=http://127.0.0.1:$port")
+common=(--invoke-image "$image" --skip-pull-image --env-vars .aws-sam/env.json)
 
 echo "== sam local invoke, every API function"
 failures=0
 while read -r fn event want; do
-  out="$(sam local invoke "$fn" -e "events/$event.json" "${common[@]}" 2>/dev/null | tail -n 1)"
+  out="$(sam local invoke "$fn" -e "events/$event.json" "${common[@]}" 2>"$log.err" | tail -n 1)"
   got="$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("statusCode"))' 2>/dev/null || echo none)"
-  if [ "$got" = "$want" ]; then echo "ok   $fn -> $got"; else echo "FAIL $fn -> $got (want $want): $out"; failures=$((failures+1)); fi
+  if [ "$got" = "$want" ]; then echo "ok   $fn -> $got"; else
+    echo "FAIL $fn -> $got (want $want): $out"; grep -i error "$log.err" | head -n 3; failures=$((failures+1)); fi
 done <<'LIST'
 CreateClusterFunction create-cluster 201
 ListClustersFunction list-clusters 200
