@@ -35,8 +35,8 @@ impl Timings {
         check_interval_secs: 1,
         // A step must be picked up and answered within this; generous enough for a loaded
         // two-core CI machine, where the queue is polled once a second.
-        heartbeat_secs: 10,
-        step_timeout_secs: 30,
+        heartbeat_secs: 30,
+        step_timeout_secs: 60,
         execution_timeout_secs: 600,
     };
 }
@@ -88,6 +88,28 @@ pub fn asl(
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// Creates a queue with default attributes; returns its URL and ARN.
+async fn plain_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<(String, String), BoxError> {
+    let url = sqs
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await?
+        .queue_url
+        .unwrap_or_default();
+    let attr = aws_sdk_sqs::types::QueueAttributeName::QueueArn;
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(attr.clone())
+        .send()
+        .await?
+        .attributes
+        .and_then(|a| a.get(&attr).cloned())
+        .ok_or("queue has no ARN")?;
+    Ok((url, arn))
+}
+
 /// Creates the stack's resources, every name prefixed with `prefix`.
 ///
 /// # Errors
@@ -112,23 +134,7 @@ pub async fn create(
         .table
         .and_then(|t| t.latest_stream_arn)
         .ok_or("table has no stream")?;
-    let attr = aws_sdk_sqs::types::QueueAttributeName::QueueArn;
-    let dlq = sqs
-        .create_queue()
-        .queue_name(format!("{prefix}-work-dlq"))
-        .send()
-        .await?
-        .queue_url
-        .unwrap_or_default();
-    let dlq_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq)
-        .attribute_names(attr.clone())
-        .send()
-        .await?
-        .attributes
-        .and_then(|a| a.get(&attr).cloned())
-        .unwrap_or_default();
+    let (_, dlq_arn) = plain_queue(&sqs, &format!("{prefix}-work-dlq")).await?;
     let queue_url = sqs
         .create_queue()
         .queue_name(format!("{prefix}-work"))
@@ -146,22 +152,7 @@ pub async fn create(
         .unwrap_or_default();
     let bus = format!("{prefix}-bus");
     events.create_event_bus().name(&bus).send().await?;
-    let events_queue_url = sqs
-        .create_queue()
-        .queue_name(format!("{prefix}-events"))
-        .send()
-        .await?
-        .queue_url
-        .unwrap_or_default();
-    let events_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&events_queue_url)
-        .attribute_names(attr.clone())
-        .send()
-        .await?
-        .attributes
-        .and_then(|a| a.get(&attr).cloned())
-        .unwrap_or_default();
+    let (events_queue_url, events_arn) = plain_queue(&sqs, &format!("{prefix}-events")).await?;
     events
         .put_rule()
         .name(format!("{prefix}-phase-changes"))

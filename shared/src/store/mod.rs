@@ -50,6 +50,23 @@ where
     }
 }
 
+/// A conditional write's result as "did it land": a failed condition is `Ok(false)`, a named
+/// outcome for the caller, never an error.
+fn landed<T, E>(
+    operation: &'static str,
+    res: Result<T, SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>>,
+) -> Result<bool, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+    match res {
+        Ok(_) => Ok(true),
+        Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
+        Err(e) => Err(sdk_err(operation)(e)),
+    }
+}
+
 /// A stored API key record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKeyRecord {
@@ -526,12 +543,8 @@ impl Store {
             .set_expression_attribute_values(Some(item::values_used(&expr, values)))
             .send()
             .await;
-        match res {
-            Ok(_) => {}
-            Err(SdkError::ServiceError(se)) if se.err().is_conditional_check_failed_exception() => {
-                return Ok(false)
-            }
-            Err(e) => return Err(sdk_err("UpdateItem")(e)),
+        if !landed("UpdateItem", res)? {
+            return Ok(false);
         }
         self.release_slot(tenant, name).await?;
         Ok(true)
@@ -577,13 +590,7 @@ impl Store {
             .expression_attribute_values(":plan", s(plan))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(se)) if se.err().is_conditional_check_failed_exception() => {
-                Ok(false)
-            }
-            Err(e) => Err(sdk_err("UpdateItem")(e)),
-        }
+        landed("UpdateItem", res)
     }
 
     /// One cluster, strongly consistent; `None` when absent or a tombstone.
@@ -665,13 +672,7 @@ impl Store {
             .set_expression_attribute_values(Some(item::values_used(&expr, values)))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(se)) if se.err().is_conditional_check_failed_exception() => {
-                Ok(false)
-            }
-            Err(e) => Err(sdk_err("UpdateItem")(e)),
-        }
+        landed("UpdateItem", res)
     }
 
     /// One page of a tenant's clusters in name order, starting after `after`. Returns up to
@@ -762,13 +763,7 @@ impl Store {
             .expression_attribute_names("#pk", PK)
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(se)) if se.err().is_conditional_check_failed_exception() => {
-                Ok(false)
-            }
-            Err(e) => Err(sdk_err("DeleteItem")(e)),
-        }
+        landed("DeleteItem", res)
     }
 
     /// Counts an authentication failure from `ip` and sets its backoff. Conditional on the count
@@ -804,13 +799,8 @@ impl Store {
                 .expression_attribute_values(":old", n(u64::from(p.count))),
             None => req.condition_expression("attribute_not_exists(#failures)"),
         };
-        match req.send().await {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(se)) if se.err().is_conditional_check_failed_exception() => {
-                Ok(())
-            }
-            Err(e) => Err(sdk_err("UpdateItem")(e)),
-        }
+        // A lost race is harmless here: someone else's write did the same job.
+        landed("UpdateItem", req.send().await).map(|_| ())
     }
 
     /// Refreshes a key's `lastUsedAt`, unless someone refreshed it since it was read (so
@@ -836,13 +826,8 @@ impl Store {
                 req.condition_expression("attribute_exists(#pk) AND attribute_not_exists(#used)")
             }
         };
-        match req.send().await {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(se)) if se.err().is_conditional_check_failed_exception() => {
-                Ok(())
-            }
-            Err(e) => Err(sdk_err("UpdateItem")(e)),
-        }
+        // A lost race is harmless here: someone else's write did the same job.
+        landed("UpdateItem", req.send().await).map(|_| ())
     }
 
     /// A tenant's API keys (metadata), oldest first, from the `byTenant` index.
@@ -901,13 +886,7 @@ impl Store {
             .expression_attribute_values(":tenant", s(tenant.as_str()))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(se)) if se.err().is_conditional_check_failed_exception() => {
-                Ok(false)
-            }
-            Err(e) => Err(sdk_err("DeleteItem")(e)),
-        }
+        landed("DeleteItem", res)
     }
 
     /// Reads a tenant record (consistent).
@@ -937,12 +916,6 @@ impl Store {
             .expression_attribute_names("#pk", PK)
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(se)) if se.err().is_conditional_check_failed_exception() => {
-                Ok(false)
-            }
-            Err(e) => Err(sdk_err("PutItem")(e)),
-        }
+        landed("PutItem", res)
     }
 }
