@@ -51,7 +51,7 @@ pub async fn create_tenant(
         created_at: now_rfc3339(),
         members: Vec::new(),
     };
-    if !store.create_tenant(&record).await? {
+    if !store.tenants().create(&record).await? {
         return Err(AdminError::TenantExists(record.name));
     }
     Ok(record)
@@ -100,7 +100,7 @@ pub async fn create_api_key(store: &Store, new: &NewKey<'_>) -> Result<IssuedKey
             )));
         }
     }
-    if store.get_tenant(new.tenant).await?.is_none() {
+    if store.tenants().get(new.tenant).await?.is_none() {
         return Err(AdminError::NoSuchTenant(new.tenant.to_string()));
     }
     insert_key(store, new, role).await
@@ -135,7 +135,7 @@ pub async fn insert_key(
             expires_at: new.expires_at.map(str::to_string),
             last_used_at: None,
         };
-        if store.create_api_key(&record).await? {
+        if store.api_keys().create(&record).await? {
             return Ok(IssuedKey { record, key });
         }
         if new.fixed_key.is_some() {
@@ -159,7 +159,7 @@ pub async fn set_plan(store: &Store, tenant: &str, plan: &str) -> Result<(), Adm
     let plan = Plan::by_name(plan).ok_or_else(|| {
         AdminError::Invalid(format!("unknown plan {plan} (plans: {})", Plan::names()))
     })?;
-    if !store.set_plan(tenant, plan.name).await? {
+    if !store.tenants().set_plan(tenant, plan.name).await? {
         return Err(AdminError::NoSuchTenant(tenant.to_string()));
     }
     Ok(())

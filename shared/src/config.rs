@@ -1,41 +1,58 @@
-//! Configuration read once per container, and the context every handler borrows.
+//! Configuration, read once per container at start-up and failing loudly: a missing or
+//! malformed variable stops the function's Init with an error that names it, instead of a
+//! default that surfaces later as a wrong answer. Endpoints (for the emulator) come from the
+//! SDK's own `AWS_ENDPOINT_URL*` variables, not from here.
 
 use crate::store::Store;
+use std::str::FromStr;
 
 /// A missing or malformed environment variable.
 #[derive(Debug, thiserror::Error)]
 #[error("environment variable {name} {problem}")]
 pub struct ConfigError {
     name: &'static str,
-    problem: &'static str,
+    problem: String,
 }
 
-/// Typed configuration of the API functions.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// The DynamoDB table holding tenants, keys and clusters (`TABLE_NAME`).
-    pub table_name: String,
-}
-
-impl Config {
-    /// Reads the configuration from the environment. Endpoints (for the emulator) come from the
-    /// SDK's own `AWS_ENDPOINT_URL*` variables, not from here.
-    ///
-    /// # Errors
-    /// [`ConfigError`] naming the variable.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let table_name = std::env::var("TABLE_NAME").map_err(|_| ConfigError {
-            name: "TABLE_NAME",
-            problem: "is not set",
-        })?;
-        if table_name.trim().is_empty() {
-            return Err(ConfigError {
-                name: "TABLE_NAME",
-                problem: "is empty",
-            });
+impl ConfigError {
+    /// A problem with `name`.
+    pub fn new(name: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            name,
+            problem: problem.into(),
         }
-        Ok(Self { table_name })
     }
+}
+
+/// A variable that must be set and not blank.
+///
+/// # Errors
+/// [`ConfigError`] naming it.
+pub fn required(name: &'static str) -> Result<String, ConfigError> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => Ok(v),
+        Ok(_) => Err(ConfigError::new(name, "is empty")),
+        Err(_) => Err(ConfigError::new(name, "is not set")),
+    }
+}
+
+/// A variable that may be unset (then `default`), but must parse when set.
+///
+/// # Errors
+/// [`ConfigError`] naming it when it does not parse.
+pub fn optional<T: FromStr>(name: &'static str, default: T) -> Result<T, ConfigError> {
+    match std::env::var(name) {
+        Err(_) => Ok(default),
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError::new(name, format!("has an unusable value {v:?}"))),
+    }
+}
+
+/// The SDK configuration every function builds its clients from, once.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
 
 /// Exponential backoff for repeated authentication failures from one client IP: from the
@@ -64,20 +81,16 @@ impl Default for AuthBackoff {
 impl AuthBackoff {
     /// From `AUTH_FAILURE_THRESHOLD`, `AUTH_BACKOFF_MAX_SECONDS` and
     /// `AUTH_FAILURE_WINDOW_SECONDS`, each defaulting to [`AuthBackoff::default`].
-    pub fn from_env() -> Self {
+    ///
+    /// # Errors
+    /// [`ConfigError`] for a value that is set but not a number.
+    pub fn from_env() -> Result<Self, ConfigError> {
         let d = Self::default();
-        let num = |k: &str, v: u64| {
-            std::env::var(k)
-                .ok()
-                .and_then(|x| x.parse().ok())
-                .unwrap_or(v)
-        };
-        Self {
-            threshold: u32::try_from(num("AUTH_FAILURE_THRESHOLD", u64::from(d.threshold)))
-                .unwrap_or(d.threshold),
-            max_secs: num("AUTH_BACKOFF_MAX_SECONDS", d.max_secs),
-            window_secs: num("AUTH_FAILURE_WINDOW_SECONDS", d.window_secs),
-        }
+        Ok(Self {
+            threshold: optional("AUTH_FAILURE_THRESHOLD", d.threshold)?,
+            max_secs: optional("AUTH_BACKOFF_MAX_SECONDS", d.max_secs)?,
+            window_secs: optional("AUTH_FAILURE_WINDOW_SECONDS", d.window_secs)?,
+        })
     }
 
     /// The wait after the `failures`-th failure (0 below the threshold).
@@ -90,74 +103,51 @@ impl AuthBackoff {
     }
 }
 
-/// What every API handler needs, built once per container.
+/// What every API function needs, built once per container.
 #[derive(Debug, Clone)]
-pub struct Ctx {
-    /// The cluster/tenant/key store.
+pub struct ApiContext {
+    /// The table.
     pub store: Store,
     /// Backoff for repeated authentication failures.
     pub auth_backoff: AuthBackoff,
 }
 
-impl Ctx {
-    /// Builds the context from a shared SDK configuration.
-    pub fn new(sdk: &aws_config::SdkConfig, config: &Config) -> Self {
-        let client = aws_sdk_dynamodb::Client::new(sdk);
-        Self::with_store(
-            Store::new(client, config.table_name.clone()),
-            AuthBackoff::from_env(),
-        )
-    }
-
+impl ApiContext {
     /// A context over a store.
-    pub fn with_store(store: Store, auth_backoff: AuthBackoff) -> Self {
+    pub fn new(store: Store, auth_backoff: AuthBackoff) -> Self {
         Self {
             store,
             auth_backoff,
         }
     }
 
-    /// Reads the environment and loads the SDK configuration: what every `main.rs` calls.
+    /// Reads `TABLE_NAME` and the backoff settings, loads the SDK configuration.
     ///
     /// # Errors
-    /// [`ConfigError`] when a variable is missing.
+    /// [`ConfigError`] naming a missing or malformed variable.
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let config = Config::from_env()?;
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Ok(Self::new(&sdk, &config))
+        let table = required("TABLE_NAME")?;
+        let backoff = AuthBackoff::from_env()?;
+        let sdk = sdk_config().await;
+        Ok(Self::new(
+            Store::new(aws_sdk_dynamodb::Client::new(&sdk), table),
+            backoff,
+        ))
     }
 }
 
-/// What the workflow Lambdas (dispatcher, provisioner, reconciler) need, built once per
-/// container.
-#[derive(Debug, Clone)]
-pub struct WorkflowCtx {
-    /// The table.
-    pub store: Store,
-    /// Step Functions.
-    pub sfn: aws_sdk_sfn::Client,
-    /// The lifecycle state machine (`STATE_MACHINE_ARN`; only the dispatcher needs it).
-    pub state_machine_arn: String,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl WorkflowCtx {
-    /// Builds the context from a shared SDK configuration.
-    pub fn new(sdk: &aws_config::SdkConfig, table: &str, state_machine_arn: &str) -> Self {
-        Self {
-            store: Store::new(aws_sdk_dynamodb::Client::new(sdk), table.to_string()),
-            sfn: aws_sdk_sfn::Client::new(sdk),
-            state_machine_arn: state_machine_arn.to_string(),
-        }
-    }
-
-    /// Reads `TABLE_NAME` and (optionally) `STATE_MACHINE_ARN`, loads the SDK configuration.
-    ///
-    /// # Errors
-    /// [`ConfigError`] when `TABLE_NAME` is missing.
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        let config = Config::from_env()?;
-        let arn = std::env::var("STATE_MACHINE_ARN").unwrap_or_default();
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Ok(Self::new(&sdk, &config.table_name, &arn))
+    #[test]
+    fn the_backoff_doubles_from_the_threshold_up_to_its_cap() {
+        let b = AuthBackoff {
+            threshold: 3,
+            max_secs: 5,
+            window_secs: 60,
+        };
+        let waits: Vec<u64> = (1..=7).map(|f| b.wait_after(f)).collect();
+        assert_eq!(waits, [0, 0, 1, 2, 4, 5, 5]);
     }
 }

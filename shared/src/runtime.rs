@@ -1,46 +1,69 @@
-//! The Lambda wiring every HTTP function shares, so each `main.rs` is one line: initialise
-//! logging (level and format from `AWS_LAMBDA_LOG_LEVEL` / `AWS_LAMBDA_LOG_FORMAT`), read the
-//! configuration and build the SDK clients once per container, then serve.
+//! The Lambda wiring every function shares, so each `main.rs` is one line: initialise logging
+//! (level and format from `AWS_LAMBDA_LOG_LEVEL` / `AWS_LAMBDA_LOG_FORMAT`), read the function's
+//! configuration and build its clients once per container (a missing variable fails Init,
+//! visibly), then serve.
 
-use crate::Ctx;
-use lambda_http::{Body, Error, Request, Response};
-use std::{convert::Infallible, future::Future};
+use crate::{
+    api::UseCase,
+    config::ApiContext,
+    routes::{serve, FromIncoming},
+    workers::{Dispatcher, Provisioner, Reconciler},
+};
+pub use lambda_runtime::Error;
+use lambda_runtime::{service_fn, LambdaEvent};
+use std::convert::Infallible;
 
-/// Runs an HTTP handler under the Lambda runtime.
+/// Runs the HTTP function of the route whose request type is `R`.
 ///
 /// # Errors
-/// When configuration is missing (the container fails its Init, visibly) or the runtime stops.
-pub async fn run_http<F, Fut>(handler: F) -> Result<(), Error>
-where
-    F: Fn(&'static Ctx, Request) -> Fut + Copy + Send + 'static,
-    Fut: Future<Output = Response<Body>> + Send + 'static,
-{
+/// When configuration is missing or the runtime stops.
+pub async fn run_http<R: FromIncoming + UseCase + 'static>() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
-    // Lives as long as the container; leaking it lets every invocation borrow it for 'static.
-    let ctx: &'static Ctx = Box::leak(Box::new(Ctx::from_env().await?));
-    lambda_http::run(lambda_http::service_fn(move |req: Request| async move {
-        Ok::<_, Infallible>(handler(ctx, req).await)
+    // Lives as long as the container; leaking it lets every invocation borrow it.
+    let ctx: &'static ApiContext = Box::leak(Box::new(ApiContext::from_env().await?));
+    lambda_http::run(lambda_http::service_fn(move |req| async move {
+        Ok::<_, Infallible>(serve::<R>(ctx, req).await)
     }))
     .await
 }
 
-/// Runs an event handler (stream, queue or EventBridge) under the Lambda runtime, with the
-/// workflow context built once per container.
+/// Runs the dispatcher (stream → executions).
 ///
 /// # Errors
 /// When configuration is missing or the runtime stops.
-pub async fn run_event<E, R, F, Fut>(handler: F) -> Result<(), Error>
-where
-    E: serde::de::DeserializeOwned + Send + 'static,
-    R: serde::Serialize + Send + 'static,
-    F: Fn(&'static crate::WorkflowCtx, E) -> Fut + Copy + Send + 'static,
-    Fut: Future<Output = Result<R, Error>> + Send + 'static,
-{
+pub async fn run_dispatcher() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let ctx: &'static crate::WorkflowCtx =
-        Box::leak(Box::new(crate::WorkflowCtx::from_env().await?));
-    lambda_runtime::run(lambda_runtime::service_fn(
-        move |event: lambda_runtime::LambdaEvent<E>| async move { handler(ctx, event.payload).await },
-    ))
+    let dispatcher: &'static Dispatcher = Box::leak(Box::new(Dispatcher::from_env().await?));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
+        Ok::<_, Error>(dispatcher.handle(event.payload).await)
+    }))
+    .await
+}
+
+/// Runs the provisioner (work queue → provider steps).
+///
+/// # Errors
+/// When configuration is missing or the runtime stops.
+pub async fn run_provisioner() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let provisioner = Box::leak(Box::new(Provisioner::from_env().await?));
+    let provisioner: &'static _ = provisioner;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
+        Ok::<_, Error>(provisioner.handle(event.payload).await)
+    }))
+    .await
+}
+
+/// Runs the reconciler (dead executions → `Failed`).
+///
+/// # Errors
+/// When configuration is missing, the runtime stops, or (per event, retried by EventBridge)
+/// the store fails.
+pub async fn run_reconciler() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let reconciler: &'static Reconciler = Box::leak(Box::new(Reconciler::from_env().await?));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
+        Ok::<_, Error>(reconciler.handle(event.payload).await?)
+    }))
     .await
 }

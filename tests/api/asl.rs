@@ -88,3 +88,27 @@ fn the_release_slot_state_sends_the_stores_update() {
     );
     assert_eq!(states["Retire"]["Next"], "ReleaseSlot");
 }
+
+#[test]
+fn every_expression_uses_the_stores_attribute_names_and_conditions() {
+    for (name, state) in states() {
+        let params = &state["Parameters"];
+        if let Some(names) = params["ExpressionAttributeNames"].as_object() {
+            for (placeholder, attribute) in names {
+                let known = schema::PLACEHOLDERS
+                    .iter()
+                    .find(|(p, _)| p == placeholder)
+                    .map(|(_, a)| *a);
+                assert_eq!(known, attribute.as_str(), "{name}: {placeholder}");
+            }
+        }
+        if let Some(cond) = params["ConditionExpression"].as_str() {
+            let expected = if name == "Retire" {
+                schema::COND_FINISH_DELETION
+            } else {
+                schema::COND_STATUS_WRITE
+            };
+            assert_eq!(cond, expected, "{name}");
+        }
+    }
+}

@@ -50,7 +50,7 @@ async fn expired_key(app: &TestApp) -> String {
         expires_at: Some("2026-01-02T00:00:00Z".into()),
         last_used_at: None,
     };
-    assert!(app.ctx.store.create_api_key(&record).await.unwrap());
+    assert!(app.ctx.store.api_keys().create(&record).await.unwrap());
     key.expose().to_string()
 }
 
@@ -63,7 +63,7 @@ async fn every_route_answers_the_credential_matrix() {
     let other_admin = app.key(&other, "admin", None).await;
     let revoked = app.key(&app.tenant, "admin", None).await;
     let revoked_id = RawKey::parse(&revoked).unwrap().id().clone();
-    assert!(app.ctx.store.revoke_api_key(&revoked_id).await.unwrap());
+    assert!(app.ctx.store.api_keys().revoke(&revoked_id).await.unwrap());
     let expired = expired_key(&app).await;
     let unknown = RawKey::generate(KeyId::random()).expose().to_string();
     let wrong_secret = format!("{}_{}", &app.admin[..13], "A".repeat(43));
@@ -229,7 +229,8 @@ async fn a_revoked_key_is_refused_on_the_very_next_request() {
     );
     app.ctx
         .store
-        .revoke_api_key(RawKey::parse(&key).unwrap().id())
+        .api_keys()
+        .revoke(RawKey::parse(&key).unwrap().id())
         .await
         .unwrap();
     assert_eq!(

@@ -71,6 +71,7 @@ async fn every_record_delivered_one_two_or_five_times_starts_exactly_one_executi
     assert!(app
         .ctx
         .store
+        .clusters()
         .mark_failed_if_progressing(&input, "Test", "a status-only write")
         .await
         .unwrap());
@@ -108,11 +109,16 @@ async fn every_record_delivered_one_two_or_five_times_starts_exactly_one_executi
     });
     let batches: Vec<_> = deliveries
         .chunks(3)
-        .map(kupe_local::stack::stream_event)
+        .map(kupe_local::players::stream_event)
         .collect();
-    let results = join_all(batches.into_iter().map(|ev| dispatcher::handler(lc.wf, ev))).await;
+    let results = join_all(
+        batches
+            .into_iter()
+            .map(|ev| lc.workers.dispatcher.handle(ev)),
+    )
+    .await;
     for r in results {
-        assert!(r.unwrap().batch_item_failures.is_empty());
+        assert!(r.batch_item_failures.is_empty());
     }
     // THEN exactly one execution per generation, and none for the status-only change
     let ex = lc.executions().await;
@@ -131,9 +137,10 @@ async fn a_task_message_delivered_twice_has_one_side_effect() {
     let lc = LifecycleApp::spawn_idle().await;
     lc.app.create("prod").await;
     let records = stream_records(&lc).await;
-    dispatcher::handler(lc.wf, kupe_local::stack::stream_event(&records))
-        .await
-        .unwrap();
+    lc.workers
+        .dispatcher
+        .handle(kupe_local::players::stream_event(&records))
+        .await;
     // the execution asks for the first step
     let sqs = aws_sdk_sqs::Client::new(&kupe_tests::sdk_config());
     let msg = loop {
@@ -157,8 +164,8 @@ async fn a_task_message_delivered_twice_has_one_side_effect() {
         e
     };
     let (a, b) = tokio::join!(
-        provisioner::handle(lc.wf, lc.provider, event()),
-        provisioner::handle(lc.wf, lc.provider, event())
+        lc.workers.provisioner.handle(event()),
+        lc.workers.provisioner.handle(event())
     );
     assert!(a.batch_item_failures.is_empty() && b.batch_item_failures.is_empty());
     let sim: Vec<String> = lc

@@ -174,6 +174,7 @@ async fn the_etag_of_a_deleted_incarnation_never_matches_the_recreated_one() {
     assert!(app
         .ctx
         .store
+        .clusters()
         .finish_deletion(&tenant, &name, gen)
         .await
         .unwrap());

@@ -59,8 +59,7 @@ fn the_worker_events_parse_into_what_the_workers_take() {
         serde_json::from_str(&event("dispatcher")).unwrap();
     let rec = &stream.records[0].change;
     let input =
-        kupe_shared::lifecycle::execution_for(rec.new_image.as_ref(), rec.old_image.as_ref())
-            .unwrap();
+        kupe_shared::workers::dispatcher::execution_for(&rec.new_image, &rec.old_image).unwrap();
     assert_eq!(input.action, kupe_shared::workflow::Action::Provision);
     let sqs: aws_lambda_events::sqs::SqsEvent =
         serde_json::from_str(&event("provisioner")).unwrap();

@@ -330,7 +330,6 @@ async fn an_execution_stopped_from_outside_leaves_the_cluster_failed_via_the_rec
         .await;
     let arn = loop {
         let ex = lc
-            .wf
             .sfn
             .list_executions()
             .state_machine_arn(&lc.stack.state_machine_arn)
@@ -342,8 +341,7 @@ async fn an_execution_stopped_from_outside_leaves_the_cluster_failed_via_the_rec
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     };
-    lc.wf
-        .sfn
+    lc.sfn
         .stop_execution()
         .execution_arn(arn)
         .cause("operator")

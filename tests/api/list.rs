@@ -70,6 +70,7 @@ async fn deleting_clusters_are_listed_and_finished_ones_are_not() {
     let name = kupe_shared::domain::names::ClusterName::parse("bb").unwrap();
     app.ctx
         .store
+        .clusters()
         .finish_deletion(&tenant, &name, 2)
         .await
         .unwrap();

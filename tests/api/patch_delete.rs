@@ -199,6 +199,7 @@ async fn once_teardown_finishes_the_cluster_is_gone_and_the_name_reusable() {
     assert!(
         !app.ctx
             .store
+            .clusters()
             .finish_deletion(&tenant, &name, 1)
             .await
             .unwrap(),
@@ -207,6 +208,7 @@ async fn once_teardown_finishes_the_cluster_is_gone_and_the_name_reusable() {
     assert!(app
         .ctx
         .store
+        .clusters()
         .finish_deletion(&tenant, &name, 2)
         .await
         .unwrap());

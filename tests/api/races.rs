@@ -95,6 +95,7 @@ async fn concurrent_creates_of_one_name_make_exactly_one_cluster() {
         assert!(app
             .ctx
             .store
+            .clusters()
             .finish_deletion(&tenant, &cluster, 2)
             .await
             .unwrap());
@@ -107,7 +108,7 @@ async fn sixteen_concurrent_conditional_writes_on_one_version_let_exactly_one_la
     // writer names the same version at the same moment.
     use kupe_shared::{
         domain::{etag::ResourceVersion, quantity::Quantity},
-        store::WriteOutcome,
+        store::Outcome,
     };
     let app = TestApp::spawn().await;
     app.create("hot").await;
@@ -117,7 +118,8 @@ async fn sixteen_concurrent_conditional_writes_on_one_version_let_exactly_one_la
         let current = app
             .ctx
             .store
-            .get_cluster(&tenant, &name)
+            .clusters()
+            .get(&tenant, &name)
             .await
             .unwrap()
             .unwrap();
@@ -132,6 +134,7 @@ async fn sixteen_concurrent_conditional_writes_on_one_version_let_exactly_one_la
             async move {
                 app.ctx
                     .store
+                    .clusters()
                     .update_spec(&next, expected, &format!("w{round}-{i}"))
                     .await
                     .unwrap()
@@ -140,7 +143,7 @@ async fn sixteen_concurrent_conditional_writes_on_one_version_let_exactly_one_la
         let outcomes = join_all(writes).await;
         let landed = outcomes
             .iter()
-            .filter(|o| matches!(o, WriteOutcome::Written(_)))
+            .filter(|o| matches!(o, Outcome::Written(_)))
             .count();
         assert_eq!(
             landed, 1,

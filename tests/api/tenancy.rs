@@ -230,6 +230,7 @@ async fn twenty_concurrent_creates_against_a_quota_of_five_leave_exactly_five() 
     assert!(app
         .ctx
         .store
+        .clusters()
         .finish_deletion(&tenant, &name, 2)
         .await
         .unwrap());

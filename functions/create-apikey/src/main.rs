@@ -1,4 +1,6 @@
+//! `POST /api/v1/tenants/{tenant}/apikeys`: issue an API key (201, the raw key shown once).
+
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    kupe_shared::runtime::run_http(create_apikey::handler).await
+async fn main() -> Result<(), kupe_shared::runtime::Error> {
+    kupe_shared::runtime::run_http::<kupe_shared::api::apikeys::CreateApiKey>().await
 }

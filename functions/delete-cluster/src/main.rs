@@ -1,4 +1,6 @@
+//! `DELETE /api/v1/tenants/{tenant}/clusters/{name}`: start the teardown (204).
+
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    kupe_shared::runtime::run_http(delete_cluster::handler).await
+async fn main() -> Result<(), kupe_shared::runtime::Error> {
+    kupe_shared::runtime::run_http::<kupe_shared::api::clusters::DeleteCluster>().await
 }

@@ -1,4 +1,6 @@
+//! The dispatcher: table stream → one lifecycle execution per generation.
+
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    kupe_shared::runtime::run_event(dispatcher::handler).await
+async fn main() -> Result<(), kupe_shared::runtime::Error> {
+    kupe_shared::runtime::run_dispatcher().await
 }

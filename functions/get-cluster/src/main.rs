@@ -1,4 +1,6 @@
+//! `GET /api/v1/tenants/{tenant}/clusters/{name}`: one cluster (200 + ETag, 304 on If-None-Match).
+
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    kupe_shared::runtime::run_http(get_cluster::handler).await
+async fn main() -> Result<(), kupe_shared::runtime::Error> {
+    kupe_shared::runtime::run_http::<kupe_shared::api::clusters::GetCluster>().await
 }

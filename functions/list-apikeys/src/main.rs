@@ -1,4 +1,6 @@
+//! `GET /api/v1/tenants/{tenant}/apikeys`: the tenant's keys, metadata only.
+
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    kupe_shared::runtime::run_http(list_apikeys::handler).await
+async fn main() -> Result<(), kupe_shared::runtime::Error> {
+    kupe_shared::runtime::run_http::<kupe_shared::api::apikeys::ListApiKeys>().await
 }

@@ -1,4 +1,6 @@
+//! The reconciler: executions that died outside their own `Catch` → `Failed`.
+
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    kupe_shared::runtime::run_event(reconciler::handler).await
+async fn main() -> Result<(), kupe_shared::runtime::Error> {
+    kupe_shared::runtime::run_reconciler().await
 }

@@ -1,160 +1,33 @@
-//! The route table of the API and a router that turns a plain HTTP request into the event API
-//! Gateway (REST, proxy integration) would send, then calls the same handler the route's Lambda
-//! runs. The local stack serves HTTP through it, and the integration tests call it directly.
+//! The local stack: the emulated API Gateway (a plain HTTP request becomes the REST proxy event
+//! API Gateway would send, handed to the same route the Lambda serves), the emulated AWS
+//! resources and their event-source players ([`stack`]), the emulator process ([`emulator`]),
+//! and the per-IP request limit WAF applies on AWS ([`ratelimit`]).
 
 pub mod emulator;
+pub mod players;
 pub mod ratelimit;
 pub mod stack;
 
-use kupe_shared::{http::render, http::ApiError, Ctx};
+pub use kupe_shared::routes::{Route, BASE_PATH};
+use kupe_shared::{
+    http::{render, ApiError},
+    routes::Router,
+    ApiContext,
+};
 use lambda_http::{
     aws_lambda_events::{apigw::ApiGatewayProxyRequest, query_map::QueryMap},
     http::{HeaderMap, Method},
     request::LambdaRequest,
     Body, Request, Response,
 };
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::OnceLock};
 
-/// Every route of the API: one Lambda each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
-    /// `POST /tenants/{tenant}/clusters`
-    CreateCluster,
-    /// `GET /tenants/{tenant}/clusters`
-    ListClusters,
-    /// `GET /tenants/{tenant}/clusters/{name}`
-    GetCluster,
-    /// `PATCH /tenants/{tenant}/clusters/{name}`
-    UpdateCluster,
-    /// `DELETE /tenants/{tenant}/clusters/{name}`
-    DeleteCluster,
-    /// `GET /tenants/{tenant}/clusters/{name}/kubeconfig`
-    GetKubeconfig,
-    /// `POST /tenants/{tenant}/apikeys`
-    CreateApiKey,
-    /// `GET /tenants/{tenant}/apikeys`
-    ListApiKeys,
-    /// `DELETE /tenants/{tenant}/apikeys/{id}`
-    DeleteApiKey,
-}
-
-/// The stage prefix every resource is served under.
-pub const BASE_PATH: &str = "/api/v1";
-
-impl Route {
-    /// All routes.
-    pub const ALL: [Route; 9] = [
-        Route::CreateCluster,
-        Route::ListClusters,
-        Route::GetCluster,
-        Route::UpdateCluster,
-        Route::DeleteCluster,
-        Route::GetKubeconfig,
-        Route::CreateApiKey,
-        Route::ListApiKeys,
-        Route::DeleteApiKey,
-    ];
-
-    /// HTTP method.
-    pub fn method(self) -> Method {
-        match self {
-            Route::CreateCluster | Route::CreateApiKey => Method::POST,
-            Route::ListApiKeys => Method::GET,
-            Route::DeleteApiKey => Method::DELETE,
-            Route::ListClusters | Route::GetCluster | Route::GetKubeconfig => Method::GET,
-            Route::UpdateCluster => Method::PATCH,
-            Route::DeleteCluster => Method::DELETE,
-        }
-    }
-
-    /// API Gateway resource path, below [`BASE_PATH`].
-    pub fn resource(self) -> &'static str {
-        match self {
-            Route::CreateCluster | Route::ListClusters => "/tenants/{tenant}/clusters",
-            Route::GetCluster | Route::UpdateCluster | Route::DeleteCluster => {
-                "/tenants/{tenant}/clusters/{name}"
-            }
-            Route::GetKubeconfig => "/tenants/{tenant}/clusters/{name}/kubeconfig",
-            Route::CreateApiKey | Route::ListApiKeys => "/tenants/{tenant}/apikeys",
-            Route::DeleteApiKey => "/tenants/{tenant}/apikeys/{id}",
-        }
-    }
-
-    /// The function crate (and SAM function) serving this route.
-    pub fn function(self) -> &'static str {
-        match self {
-            Route::CreateCluster => "create-cluster",
-            Route::ListClusters => "list-clusters",
-            Route::GetCluster => "get-cluster",
-            Route::UpdateCluster => "update-cluster",
-            Route::DeleteCluster => "delete-cluster",
-            Route::GetKubeconfig => "get-kubeconfig",
-            Route::CreateApiKey => "create-apikey",
-            Route::ListApiKeys => "list-apikeys",
-            Route::DeleteApiKey => "delete-apikey",
-        }
-    }
-
-    /// Calls the route's handler.
-    pub async fn call(self, ctx: &Ctx, req: Request) -> Response<Body> {
-        match self {
-            Route::CreateCluster => create_cluster::handler(ctx, req).await,
-            Route::ListClusters => list_clusters::handler(ctx, req).await,
-            Route::GetCluster => get_cluster::handler(ctx, req).await,
-            Route::UpdateCluster => update_cluster::handler(ctx, req).await,
-            Route::DeleteCluster => delete_cluster::handler(ctx, req).await,
-            Route::GetKubeconfig => get_kubeconfig::handler(ctx, req).await,
-            Route::CreateApiKey => create_apikey::handler(ctx, req).await,
-            Route::ListApiKeys => list_apikeys::handler(ctx, req).await,
-            Route::DeleteApiKey => delete_apikey::handler(ctx, req).await,
-        }
-    }
-}
-
-/// Matches a path (with [`BASE_PATH`]) against a resource template; returns its parameters.
-fn match_resource(template: &str, path: &str) -> Option<HashMap<String, String>> {
-    let path = path.strip_prefix(BASE_PATH)?;
-    let want: Vec<&str> = template.trim_matches('/').split('/').collect();
-    let got: Vec<&str> = path
-        .trim_end_matches('/')
-        .trim_start_matches('/')
-        .split('/')
-        .collect();
-    if want.len() != got.len() {
-        return None;
-    }
-    let mut params = HashMap::new();
-    for (w, g) in want.iter().zip(&got) {
-        if let Some(name) = w.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
-            if g.is_empty() {
-                return None;
-            }
-            params.insert(name.to_string(), percent_decode(g));
-        } else if w != g {
-            return None;
-        }
-    }
-    Some(params)
-}
-
-/// Decodes `%XX` escapes (invalid ones are kept as they are).
+/// Decodes `%XX` escapes, as API Gateway does for path and query parameters (invalid escapes
+/// are kept as they are).
 pub fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// A plain HTTP request, as the local server or a test has it.
@@ -181,7 +54,7 @@ pub fn api_gateway_event(
     params: HashMap<String, String>,
 ) -> ApiGatewayProxyRequest {
     let mut ev = ApiGatewayProxyRequest::default();
-    ev.resource = Some(route.resource().to_string());
+    ev.resource = Some(format!("{BASE_PATH}{}", route.resource()));
     ev.path = Some(req.path.clone());
     ev.http_method = req.method.clone();
     ev.headers = req.headers.clone();
@@ -196,7 +69,7 @@ pub fn api_gateway_event(
     ev.path_parameters = params;
     let mut ctx = ev.request_context.clone();
     ctx.request_id = Some(uuid::Uuid::new_v4().to_string());
-    ctx.resource_path = Some(route.resource().to_string());
+    ctx.resource_path = ev.resource.clone();
     ctx.http_method = req.method.clone();
     ctx.identity.source_ip = Some(req.source_ip.clone());
     ev.request_context = ctx;
@@ -212,37 +85,35 @@ pub fn api_gateway_event(
     ev
 }
 
-/// Finds the route for a request and calls its handler with the API Gateway event; unknown
-/// paths get 404 and known paths with another method 405, as `{"error": ...}`.
-pub async fn dispatch(ctx: &Ctx, req: PlainRequest) -> Response<Body> {
-    let mut path_matched = false;
-    for route in Route::ALL {
-        if let Some(params) = match_resource(route.resource(), &req.path) {
-            path_matched = true;
-            if route.method() == req.method {
-                let event = api_gateway_event(route, &req, params);
-                let request: Request = LambdaRequest::ApiGatewayV1(event).into();
-                return route.call(ctx, request).await;
-            }
+/// Finds the route for a request and serves it with the API Gateway event; unknown paths get
+/// 404 and known paths with another method 405.
+pub async fn dispatch(ctx: &ApiContext, req: PlainRequest) -> Response<Body> {
+    static ROUTER: OnceLock<Router> = OnceLock::new();
+    let router = ROUTER.get_or_init(Router::default);
+    match router.find(&req.method, &req.path) {
+        Err(e) => render(Err(e), &uuid::Uuid::new_v4().to_string()),
+        Ok((route, params)) => {
+            let params = params
+                .into_iter()
+                .map(|(k, v)| (k, percent_decode(&v)))
+                .collect();
+            let event = api_gateway_event(route, &req, params);
+            let request: Request = LambdaRequest::ApiGatewayV1(event).into();
+            route.call(ctx, request).await
         }
     }
-    let id = uuid::Uuid::new_v4().to_string();
-    if path_matched {
-        return render(Err(ApiError::MethodNotAllowed), &id);
-    }
-    render(Err(ApiError::NotFound("No such route".into())), &id)
 }
 
 /// [`dispatch`] behind the per-IP request limit: what the local server serves (API Gateway
 /// with its WAF rule, on AWS).
 pub async fn dispatch_limited(
     limiter: &ratelimit::RateLimiter,
-    ctx: &Ctx,
+    ctx: &ApiContext,
     req: PlainRequest,
 ) -> Response<Body> {
     if let Err(wait) = limiter.check(&req.source_ip, std::time::Instant::now()) {
         return render(
-            Err(ApiError::TooManyRequests(wait)),
+            Err(ApiError::rate_limited(wait)),
             &uuid::Uuid::new_v4().to_string(),
         );
     }

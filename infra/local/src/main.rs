@@ -9,9 +9,7 @@ use hyper::{body::Bytes, server::conn::http1, service::service_fn};
 use hyper_util::rt::TokioIo;
 use kupe_local::{dispatch_limited, emulator, ratelimit::RateLimiter, stack, PlainRequest};
 use kupe_shared::{
-    admin,
-    provider::simulated::{Simulated, SimulatedConfig},
-    Ctx, WorkflowCtx,
+    admin, config::AuthBackoff, provider::simulated::SimulatedConfig, store::Store, ApiContext,
 };
 use std::{convert::Infallible, net::SocketAddr, path::PathBuf};
 
@@ -26,7 +24,7 @@ fn repo_root() -> PathBuf {
 
 async fn serve(
     limiter: &'static RateLimiter,
-    ctx: &'static Ctx,
+    ctx: &'static ApiContext,
     req: hyper::Request<hyper::body::Incoming>,
     peer: SocketAddr,
 ) -> hyper::Response<Full<Bytes>> {
@@ -83,21 +81,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let sdk = emulator::sdk_config(&emu.url);
     let stack = stack::create(&sdk, &repo_root(), STACK, stack::Timings::FAST).await?;
     let table = stack.table.clone();
-    let ctx: &'static Ctx = Box::leak(Box::new(Ctx::with_store(
-        kupe_shared::store::Store::new(aws_sdk_dynamodb::Client::new(&sdk), table.clone()),
-        kupe_shared::config::AuthBackoff::from_env(),
+    let ctx: &'static ApiContext = Box::leak(Box::new(ApiContext::new(
+        Store::new(aws_sdk_dynamodb::Client::new(&sdk), table.clone()),
+        AuthBackoff::from_env()?,
     )));
-    let wf: &'static WorkflowCtx = Box::leak(Box::new(WorkflowCtx::new(
+    let workers: &'static stack::Workers = Box::leak(Box::new(stack::Workers::new(
         &sdk,
-        &table,
-        &stack.state_machine_arn,
-    )));
-    let provider: &'static Simulated = Box::leak(Box::new(Simulated::new(
-        wf.store.client().clone(),
-        table.clone(),
+        &stack,
         SimulatedConfig::from_env()?,
     )));
-    stack::spawn_players(&sdk, wf, Some(provider), &stack);
+    kupe_local::players::spawn_players(&sdk, workers, &stack, true);
     admin::create_tenant(&ctx.store, DEV_TENANT, Some("pro")).await?;
     let fixed = std::env::var("KUPE_DEV_API_KEY").ok();
     let key = admin::create_api_key(

@@ -2,20 +2,58 @@
 //! list keys (metadata only, never the key or its hash), revoke a key (effective on the next
 //! request, since every request reads the key's record).
 
-use super::{begin, succeed, Target};
+use super::{
+    session::{Session, Target},
+    UseCase,
+};
 use crate::{
-    admin::{self, AdminError, NewKey},
+    admin::{self, NewKey},
+    config::ApiContext,
     domain::{
         apikey::{KeyId, Role},
         names::DisplayName,
     },
-    http::{json_object, path_param, ApiError, Reply},
+    http::{ApiError, Caller, Parsed, Reply},
     store::ApiKeyRecord,
-    Ctx,
 };
-use lambda_http::{http::StatusCode, Request};
+use lambda_http::http::StatusCode;
 use serde_json::{json, Value};
-use time::{format_description::well_known::Rfc3339, OffsetDateTime};
+
+/// A validated key request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApiKey {
+    /// Display name.
+    pub display_name: DisplayName,
+    /// Role.
+    pub role: Role,
+    /// Expiry in the future, RFC 3339 (normalized to UTC seconds).
+    pub expires_at: Option<String>,
+}
+
+/// `POST /tenants/{tenant}/apikeys`.
+#[derive(Debug)]
+pub struct CreateApiKey {
+    /// Who is calling.
+    pub caller: Caller,
+    /// The validated body.
+    pub key: Parsed<NewApiKey>,
+}
+
+/// `GET /tenants/{tenant}/apikeys`.
+#[derive(Debug)]
+pub struct ListApiKeys {
+    /// Who is calling.
+    pub caller: Caller,
+}
+
+/// `DELETE /tenants/{tenant}/apikeys/{id}`.
+#[derive(Debug)]
+pub struct DeleteApiKey {
+    /// Who is calling.
+    pub caller: Caller,
+    /// The key id.
+    pub id: Parsed<KeyId>,
+}
 
 fn view(k: &ApiKeyRecord) -> Value {
     let mut v = json!({
@@ -34,87 +72,60 @@ fn view(k: &ApiKeyRecord) -> Value {
     v
 }
 
-/// `POST /tenants/{tenant}/apikeys`: `{displayName, role, expiresAt?}` → 201 with the raw key.
-///
-/// # Errors
-/// 401, 403, 400 (validation, an expiry not in the future).
-pub async fn create(ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
-    let begun = begin(ctx, req, Role::Admin, Target::None).await?;
-    let body = json_object(req, false)?;
-    if let Some(unknown) = body
-        .keys()
-        .find(|k| !["displayName", "role", "expiresAt"].contains(&k.as_str()))
-    {
-        return Err(ApiError::bad(format!("unknown field {unknown}")));
+impl UseCase for CreateApiKey {
+    async fn run(self, ctx: &ApiContext) -> Result<Reply, ApiError> {
+        let session = Session::open(ctx, &self.caller, Role::Admin, Target::Nothing).await?;
+        let key = self.key?;
+        let created_by = session.caller.id.to_string();
+        let new = NewKey {
+            tenant: session.tenant.as_str(),
+            role: key.role.as_str(),
+            display_name: key.display_name.as_str(),
+            expires_at: key.expires_at.as_deref(),
+            created_by: &created_by,
+            fixed_key: None,
+        };
+        let issued = admin::insert_key(&ctx.store, &new, key.role)
+            .await
+            .map_err(|e| match e {
+                admin::AdminError::Store(s) => ApiError::from(s),
+                other => {
+                    tracing::error!(error = %other, "key not issued");
+                    ApiError::internal()
+                }
+            })?;
+        let mut body = view(&issued.record);
+        body["key"] = json!(issued.key.expose());
+        session
+            .close(ctx, Reply::with_status(StatusCode::CREATED, body))
+            .await
     }
-    let text = |field: &str| -> Result<Option<&str>, ApiError> {
-        match body.get(field) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(ApiError::bad(format!("{field} must be a string"))),
-        }
-    };
-    let display = text("displayName")?.ok_or_else(|| ApiError::bad("displayName is required"))?;
-    let display = DisplayName::parse(display).map_err(|e| ApiError::bad(e.to_string()))?;
-    let role_raw = text("role")?.ok_or_else(|| ApiError::bad("role is required"))?;
-    let role = Role::parse(role_raw)
-        .ok_or_else(|| ApiError::bad("role must be one of: admin, readonly"))?;
-    let expires_at = match text("expiresAt")? {
-        None => None,
-        Some(e) => {
-            let at = OffsetDateTime::parse(e, &Rfc3339)
-                .map_err(|_| ApiError::bad("expiresAt must be an RFC 3339 time"))?;
-            if at <= OffsetDateTime::now_utc() {
-                return Err(ApiError::bad("expiresAt must be in the future"));
-            }
-            Some(crate::domain::format_rfc3339(at))
-        }
-    };
-    let created_by = begun.caller.id.to_string();
-    let new = NewKey {
-        tenant: begun.tenant.as_str(),
-        role: role.as_str(),
-        display_name: display.as_str(),
-        expires_at: expires_at.as_deref(),
-        created_by: &created_by,
-        fixed_key: None,
-    };
-    let issued = admin::insert_key(&ctx.store, &new, role)
-        .await
-        .map_err(|e| match e {
-            AdminError::Store(s) => ApiError::from(s),
-            other => {
-                tracing::error!(error = %other, "key not issued");
-                ApiError::Internal
-            }
-        })?;
-    let mut body = view(&issued.record);
-    body["key"] = json!(issued.key.expose());
-    succeed(ctx, &begun, Reply::with_status(StatusCode::CREATED, body)).await
 }
 
-/// `GET /tenants/{tenant}/apikeys`: `{"items": [...]}`, oldest first, with `lastUsedAt`.
-///
-/// # Errors
-/// 401, 403.
-pub async fn list(ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
-    let begun = begin(ctx, req, Role::Admin, Target::None).await?;
-    let keys = ctx.store.list_api_keys(&begun.tenant).await?;
-    let items: Vec<Value> = keys.iter().map(view).collect();
-    succeed(ctx, &begun, Reply::ok(json!({ "items": items }))).await
+impl UseCase for ListApiKeys {
+    async fn run(self, ctx: &ApiContext) -> Result<Reply, ApiError> {
+        let session = Session::open(ctx, &self.caller, Role::Admin, Target::Nothing).await?;
+        let keys = ctx.store.api_keys().list(&session.tenant).await?;
+        let items: Vec<Value> = keys.iter().map(view).collect();
+        session
+            .close(ctx, Reply::ok(json!({ "items": items })))
+            .await
+    }
 }
 
-/// `DELETE /tenants/{tenant}/apikeys/{id}`: 204; the key is refused from the next request on.
-///
-/// # Errors
-/// 401, 403, 400 (malformed id), 404.
-pub async fn delete(ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
-    let begun = begin(ctx, req, Role::Admin, Target::None).await?;
-    let raw = path_param(req, "id").unwrap_or_default();
-    let id = KeyId::parse(&raw).ok_or_else(|| ApiError::bad("Invalid API key ID format"))?;
-    if !ctx.store.revoke_tenant_key(&begun.tenant, &id).await? {
-        return Err(ApiError::NotFound("API key not found".into()));
+impl UseCase for DeleteApiKey {
+    async fn run(self, ctx: &ApiContext) -> Result<Reply, ApiError> {
+        let session = Session::open(ctx, &self.caller, Role::Admin, Target::Nothing).await?;
+        let id = self.id?;
+        if !ctx
+            .store
+            .api_keys()
+            .revoke_of_tenant(&session.tenant, &id)
+            .await?
+        {
+            return Err(ApiError::not_found("API key not found"));
+        }
+        // The caller may just have revoked itself: no lastUsedAt refresh for a key that is gone.
+        Ok(Reply::empty(StatusCode::NO_CONTENT))
     }
-    // The caller may just have revoked itself: no lastUsedAt refresh for a key that is gone.
-    Ok(Reply::empty(StatusCode::NO_CONTENT))
 }

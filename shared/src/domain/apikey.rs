@@ -8,6 +8,10 @@ use sha2::{Digest, Sha256};
 use std::fmt;
 use subtle::ConstantTimeEq;
 
+/// The one 401 message for a key that is not usable, whatever the reason (unknown, wrong
+/// secret, expired, revoked): a caller learns nothing about which.
+pub const INVALID_KEY: &str = "Invalid, expired or revoked API key";
+
 const SECRET_LEN: usize = 43;
 const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 

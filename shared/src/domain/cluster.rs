@@ -1,15 +1,22 @@
 //! The cluster resource: its spec (what the caller asked for), its status (what the workflow
 //! reports), `generation` (bumped on every spec change) and `resourceVersion` (bumped on every
-//! write), and the JSON view Kupe's clients read.
+//! write); the validated inputs of a create and of a merge-patch PATCH, and the JSON view Kupe's
+//! clients read.
 
 use super::{
     etag::ResourceVersion,
     names::{ClusterName, DisplayName, TenantName},
     phase::{Condition, ConditionType, Phase},
-    resources::Resources,
+    plan::Plan,
+    quantity::Quantity,
+    resources::{ResourceKind, Resources, ResourcesInput},
     version::MinorVersion,
+    Invalid,
 };
 use serde_json::{json, Map, Value};
+
+/// Largest serialized `alerts` object.
+pub const MAX_ALERTS_BYTES: usize = 16 * 1024;
 
 /// `shared` (vCluster on shared infrastructure) or `dedicated` (isolated nodes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,36 +113,80 @@ pub struct Cluster {
     pub write_token: Option<String>,
 }
 
-impl Status {
-    /// The conditions this status implies, one per type. `Ready` is true while the cluster
-    /// serves (including during a rolling upgrade or update), `Progressing` while a rollout or
-    /// teardown runs, `Degraded` once the workflow failed.
-    pub fn conditions(&self) -> Vec<Condition> {
-        let phase = self.phase;
-        let reason = self
-            .reason
-            .clone()
-            .unwrap_or_else(|| phase.as_str().to_string());
-        let message = self.message.clone().unwrap_or_default();
-        let cond = |type_, on: bool, at: &String| Condition {
-            type_,
-            status: if on { "True" } else { "False" },
-            reason: reason.clone(),
-            message: message.clone(),
-            last_transition_time: at.clone(),
-        };
-        phase
-            .conditions()
-            .into_iter()
-            .map(|(type_, on)| {
-                let at = match type_ {
-                    ConditionType::Ready => &self.ready_changed_at,
-                    ConditionType::Progressing => &self.progressing_changed_at,
-                    ConditionType::Degraded => &self.degraded_changed_at,
-                };
-                cond(type_, on, at)
-            })
-            .collect()
+/// A validated create request; resources are resolved against the tenant's plan later.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewCluster {
+    /// Name.
+    pub name: ClusterName,
+    /// Display name.
+    pub display_name: DisplayName,
+    /// Type.
+    pub cluster_type: ClusterType,
+    /// Version (the latest stable minor when omitted).
+    pub version: MinorVersion,
+    /// Requested resources; the plan fills in the rest.
+    pub resources: ResourcesInput,
+    /// Alerts, at most [`MAX_ALERTS_BYTES`] serialized.
+    pub alerts: Map<String, Value>,
+}
+
+/// A validated JSON merge patch (RFC 7396) of a cluster.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClusterPatch {
+    /// A new minor version.
+    pub version: Option<MinorVersion>,
+    /// Per resource: `Some(Some(q))` sets it, `Some(None)` (a JSON `null`) returns it to the
+    /// plan's default.
+    pub resources: [Option<Option<Quantity>>; 3],
+    /// A merge patch of `alerts`; `Value::Null` removes them all.
+    pub alerts: Option<Value>,
+    /// Immutable fields echoed back, accepted only when equal to the current values.
+    pub echoed: Vec<(&'static str, Value)>,
+}
+
+/// Checks the size of an `alerts` object.
+///
+/// # Errors
+/// [`Invalid`] when it serializes to more than [`MAX_ALERTS_BYTES`].
+pub fn check_alerts(alerts: &Map<String, Value>) -> Result<(), Invalid> {
+    if Value::Object(alerts.clone()).to_string().len() > MAX_ALERTS_BYTES {
+        return Err(Invalid::at(
+            "alerts",
+            format!("alerts exceeds {MAX_ALERTS_BYTES} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+impl NewCluster {
+    /// The cluster this request creates, at `resource_version` (which continues a tombstone's
+    /// count) with the resources the plan resolved, written by the request `token`.
+    pub fn into_cluster(
+        self,
+        tenant: TenantName,
+        resources: Resources,
+        resource_version: ResourceVersion,
+        now: &str,
+        token: &str,
+    ) -> Cluster {
+        Cluster {
+            tenant,
+            name: self.name,
+            display_name: self.display_name,
+            cluster_type: self.cluster_type,
+            spec: Spec {
+                version: self.version,
+                resources,
+                alerts: self.alerts,
+            },
+            generation: 1,
+            resource_version,
+            incarnation: resource_version.0,
+            created_at: now.to_string(),
+            updated_at: now.to_string(),
+            status: Status::pending(now),
+            write_token: Some(token.to_string()),
+        }
     }
 }
 
@@ -143,6 +194,53 @@ impl Cluster {
     /// Whether the cluster is done: running the generation it was last asked for.
     pub fn is_done(&self) -> bool {
         self.status.phase == Phase::Running && self.status.observed_generation == self.generation
+    }
+
+    /// The spec after `patch`, checked against the rules and `plan`.
+    ///
+    /// # Errors
+    /// [`Invalid`] for a changed immutable field, a downgrade or skipped minor, resources out of
+    /// the plan's bounds, or alerts too large.
+    pub fn patched_spec(&self, patch: &ClusterPatch, plan: &Plan) -> Result<Spec, Invalid> {
+        for (field, value) in &patch.echoed {
+            let current = match *field {
+                "name" => self.name.as_str(),
+                "displayName" => self.display_name.as_str(),
+                _ => self.cluster_type.as_str(),
+            };
+            if value.as_str() != Some(current) {
+                return Err(Invalid::at(
+                    *field,
+                    format!("{field} is immutable and cannot be changed"),
+                ));
+            }
+        }
+        let mut spec = self.spec.clone();
+        if let Some(v) = patch.version {
+            self.spec
+                .version
+                .check_upgrade_to(v)
+                .map_err(Invalid::of("version"))?;
+            spec.version = v;
+        }
+        for (kind, change) in ResourceKind::ALL.iter().zip(&patch.resources) {
+            if let Some(change) = change {
+                let q = change.clone().unwrap_or_else(|| plan.default_for(*kind));
+                *spec.resources.get_mut(*kind) = q;
+            }
+        }
+        plan.check(&spec.resources)
+            .map_err(Invalid::of("resources"))?;
+        if let Some(p) = &patch.alerts {
+            let mut alerts = Value::Object(spec.alerts);
+            json_patch::merge(&mut alerts, p);
+            spec.alerts = match alerts {
+                Value::Object(m) => m,
+                _ => Map::new(),
+            };
+            check_alerts(&spec.alerts)?;
+        }
+        Ok(spec)
     }
 
     /// The JSON the API returns.
@@ -198,11 +296,39 @@ impl Status {
             certificate_authority: None,
         }
     }
+
+    /// The conditions this status implies, one per type. `Ready` is true while the cluster
+    /// serves (including during a rolling upgrade or update), `Progressing` while a rollout or
+    /// teardown runs, `Degraded` once the workflow failed.
+    pub fn conditions(&self) -> Vec<Condition> {
+        let reason = self
+            .reason
+            .clone()
+            .unwrap_or_else(|| self.phase.as_str().to_string());
+        let message = self.message.clone().unwrap_or_default();
+        self.phase
+            .conditions()
+            .into_iter()
+            .map(|(type_, on)| Condition {
+                type_,
+                status: if on { "True" } else { "False" },
+                reason: reason.clone(),
+                message: message.clone(),
+                last_transition_time: match type_ {
+                    ConditionType::Ready => &self.ready_changed_at,
+                    ConditionType::Progressing => &self.progressing_changed_at,
+                    ConditionType::Degraded => &self.degraded_changed_at,
+                }
+                .clone(),
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::ClusterBuilder;
 
     #[test]
     fn conditions_follow_the_phase_one_per_type() {
@@ -221,5 +347,42 @@ mod tests {
             ..Status::pending("t0")
         };
         assert_eq!(running.conditions()[0].status, "True");
+    }
+
+    #[test]
+    fn a_patch_merges_alerts_per_rfc7396_and_resets_a_null_resource_to_the_default() {
+        let plan = Plan::by_name("pro").unwrap();
+        let c = ClusterBuilder::new("prod")
+            .alerts(json!({"a": "b", "c": {"d": "e", "f": "g"}}))
+            .cpu("6")
+            .build();
+        let patch = ClusterPatch {
+            resources: [Some(None), None, None],
+            alerts: Some(json!({"a": "z", "c": {"f": null}})),
+            ..Default::default()
+        };
+        let spec = c.patched_spec(&patch, plan).unwrap();
+        assert_eq!(
+            Value::Object(spec.alerts),
+            json!({"a": "z", "c": {"d": "e"}})
+        );
+        assert_eq!(spec.resources.cpu.as_str(), "2");
+    }
+
+    #[test]
+    fn an_echoed_immutable_field_must_equal_the_current_value() {
+        let plan = Plan::by_name("pro").unwrap();
+        let c = ClusterBuilder::new("prod").build();
+        let same = ClusterPatch {
+            echoed: vec![("name", json!("prod")), ("type", json!("shared"))],
+            ..Default::default()
+        };
+        assert_eq!(c.patched_spec(&same, plan).unwrap(), c.spec);
+        let changed = ClusterPatch {
+            echoed: vec![("displayName", json!(7))],
+            ..Default::default()
+        };
+        let err = c.patched_spec(&changed, plan).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("displayName"));
     }
 }

@@ -66,6 +66,23 @@ pub enum PlanError {
     },
 }
 
+impl PlanError {
+    /// The JSON path of the offending field (`resources.cpu`).
+    pub fn field(&self) -> String {
+        match self {
+            PlanError::NotPositive(f) | PlanError::AboveLimit { field: f, .. } => {
+                format!("resources.{f}")
+            }
+        }
+    }
+}
+
+impl From<PlanError> for super::Invalid {
+    fn from(e: PlanError) -> Self {
+        super::Invalid::at(e.field(), e.to_string())
+    }
+}
+
 fn q(s: &'static str) -> Quantity {
     // The table above holds only valid quantities; a unit test parses every one.
     Quantity::parse(s).unwrap_or_else(|_| unreachable!("invalid quantity {s} in PLANS"))

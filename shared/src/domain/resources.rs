@@ -16,7 +16,7 @@ pub struct Resources {
 
 /// Resources as a request gives them: any field may be missing.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "an object")]
 pub struct ResourcesInput {
     /// Requested CPU.
     pub cpu: Option<Quantity>,
@@ -62,6 +62,17 @@ impl Resources {
             ResourceKind::Cpu => &self.cpu,
             ResourceKind::Memory => &self.memory,
             ResourceKind::Storage => &self.storage,
+        }
+    }
+}
+
+impl Resources {
+    /// The quantity of one kind, to change it.
+    pub fn get_mut(&mut self, kind: ResourceKind) -> &mut Quantity {
+        match kind {
+            ResourceKind::Cpu => &mut self.cpu,
+            ResourceKind::Memory => &mut self.memory,
+            ResourceKind::Storage => &mut self.storage,
         }
     }
 }

@@ -6,12 +6,17 @@
 
 use super::{Operation, Provider, ProviderError, StepOutcome};
 use crate::{
-    store::schema::PK,
+    config::{optional, ConfigError},
+    store::{
+        item::{from_item, key, to_item},
+        schema::COND_NEW_ITEM,
+        Store,
+    },
     workflow::{Action, StepOutput},
 };
-use aws_sdk_dynamodb::{error::SdkError, types::AttributeValue, Client};
 use base64::{engine::general_purpose::STANDARD, Engine};
-use std::{collections::HashMap, time::Duration};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 /// A failure injection rule: `action:cluster`, e.g. `provision:failme` (`*` matches any
 /// cluster).
@@ -97,21 +102,24 @@ impl SimulatedConfig {
     /// `clusters.kupe.local`), `SIM_FAIL` and `SIM_HANG` (rule lists).
     ///
     /// # Errors
-    /// A message naming the bad variable.
-    pub fn from_env() -> Result<Self, String> {
-        let domain =
-            std::env::var("CLUSTER_DOMAIN").unwrap_or_else(|_| "clusters.kupe.local".into());
-        let mut cfg = match std::env::var("SIM_PROFILE").as_deref() {
-            Ok("realistic") => Self::realistic(&domain),
-            Ok("fast") | Err(_) => Self::fast(&domain),
-            Ok(other) => {
-                return Err(format!(
-                    "SIM_PROFILE must be fast or realistic, not {other}"
+    /// [`ConfigError`] naming the bad variable.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let domain: String = optional("CLUSTER_DOMAIN", "clusters.kupe.local".to_string())?;
+        let mut cfg = match optional("SIM_PROFILE", "fast".to_string())?.as_str() {
+            "realistic" => Self::realistic(&domain),
+            "fast" => Self::fast(&domain),
+            other => {
+                return Err(ConfigError::new(
+                    "SIM_PROFILE",
+                    format!("must be fast or realistic, not {other}"),
                 ))
             }
         };
-        cfg.fail = Rule::parse_list(&std::env::var("SIM_FAIL").unwrap_or_default())?;
-        cfg.hang = Rule::parse_list(&std::env::var("SIM_HANG").unwrap_or_default())?;
+        let rules = |name: &'static str| {
+            Rule::parse_list(&optional(name, String::new())?).map_err(|e| ConfigError::new(name, e))
+        };
+        cfg.fail = rules("SIM_FAIL")?;
+        cfg.hang = rules("SIM_HANG")?;
         Ok(cfg)
     }
 
@@ -128,9 +136,26 @@ impl SimulatedConfig {
 /// The simulated provider.
 #[derive(Debug, Clone)]
 pub struct Simulated {
-    client: Client,
-    table: String,
+    store: Store,
     config: SimulatedConfig,
+}
+
+/// A started action, kept under the cluster's `SIM#` partition (`OP#<generation>`).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SimOperation {
+    pk: String,
+    sk: String,
+    action: String,
+    ready_at_ms: u64,
+}
+
+/// The CA of one incarnation (`CA`).
+#[derive(Debug, Serialize, Deserialize)]
+struct SimCa {
+    pk: String,
+    sk: String,
+    pem: String,
 }
 
 fn now_ms() -> u64 {
@@ -165,60 +190,33 @@ pub fn generate_ca(common_name: &str) -> Result<String, rcgen::Error> {
 }
 
 impl Simulated {
-    /// A simulated provider keeping its state in `table`.
-    pub fn new(client: Client, table: String, config: SimulatedConfig) -> Self {
-        Self {
-            client,
-            table,
-            config,
-        }
+    /// A simulated provider keeping its state in the store's table.
+    pub fn new(store: Store, config: SimulatedConfig) -> Self {
+        Self { store, config }
     }
 
     fn pk(op: &Operation) -> String {
         format!("SIM#{}#{}#{}", op.tenant, op.name, op.incarnation)
     }
 
-    fn key(pk: String, sk: String) -> HashMap<String, AttributeValue> {
-        HashMap::from([
-            (PK.to_string(), AttributeValue::S(pk)),
-            ("sk".to_string(), AttributeValue::S(sk)),
-        ])
+    /// Puts `record` unless its key exists; `Ok(false)` when it did (a duplicate delivery).
+    async fn put_once<T: Serialize>(&self, record: &T) -> Result<bool, ProviderError> {
+        let put = self.store.put(
+            to_item(record).map_err(err)?,
+            COND_NEW_ITEM,
+            Default::default(),
+        );
+        let outcome = self.store.write(put, None).await.map_err(err)?;
+        Ok(outcome.landed())
     }
 
-    /// Puts `item` unless it exists; `Ok(false)` when it did (a duplicate delivery).
-    async fn put_once(&self, item: HashMap<String, AttributeValue>) -> Result<bool, ProviderError> {
-        let res = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(se)) if se.err().is_conditional_check_failed_exception() => {
-                Ok(false)
-            }
-            Err(e) => Err(err(aws_sdk_dynamodb::error::DisplayErrorContext(&e))),
-        }
-    }
-
-    async fn get(
+    async fn get<T: serde::de::DeserializeOwned>(
         &self,
         pk: String,
         sk: String,
-    ) -> Result<Option<HashMap<String, AttributeValue>>, ProviderError> {
-        self.client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(pk, sk)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map(|o| o.item)
-            .map_err(|e| err(aws_sdk_dynamodb::error::DisplayErrorContext(&e)))
+    ) -> Result<Option<T>, ProviderError> {
+        let item = self.store.get(key(pk, sk)).await.map_err(err)?;
+        item.map(|i| from_item(i).map_err(err)).transpose()
     }
 
     fn injected(&self, op: &Operation) -> Option<Result<StepOutcome, ProviderError>> {
@@ -279,20 +277,23 @@ impl Provider for Simulated {
         }
         if op.action == Action::Provision {
             // One CA per incarnation: a duplicate or a re-provision keeps the first one.
-            let ca = generate_ca(&format!("{}.{}", op.name, op.tenant)).map_err(err)?;
-            let mut item = Self::key(Self::pk(op), "CA".into());
-            item.insert("pem".into(), AttributeValue::S(ca));
-            self.put_once(item).await?;
+            let pem = generate_ca(&format!("{}.{}", op.name, op.tenant)).map_err(err)?;
+            let ca = SimCa {
+                pk: Self::pk(op),
+                sk: "CA".into(),
+                pem,
+            };
+            self.put_once(&ca).await?;
         }
-        let mut item = Self::key(Self::pk(op), format!("OP#{}", op.generation));
-        let ready =
+        let ready_at_ms =
             now_ms() + u64::try_from(self.config.duration(op.action).as_millis()).unwrap_or(0);
-        item.insert(
-            "action".into(),
-            AttributeValue::S(format!("{:?}", op.action)),
-        );
-        item.insert("readyAtMs".into(), AttributeValue::N(ready.to_string()));
-        self.put_once(item).await?;
+        let started = SimOperation {
+            pk: Self::pk(op),
+            sk: format!("OP#{}", op.generation),
+            action: format!("{:?}", op.action),
+            ready_at_ms,
+        };
+        self.put_once(&started).await?;
         Ok(StepOutcome::Reply(StepOutput::default()))
     }
 
@@ -300,7 +301,7 @@ impl Provider for Simulated {
         if let Some(injected) = self.injected(op) {
             return injected;
         }
-        let item = self
+        let started: SimOperation = self
             .get(Self::pk(op), format!("OP#{}", op.generation))
             .await?
             .ok_or_else(|| {
@@ -309,12 +310,7 @@ impl Provider for Simulated {
                     op.action, op.generation
                 ))
             })?;
-        let ready_at: u64 = item
-            .get("readyAtMs")
-            .and_then(|v| v.as_n().ok())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
-        if now_ms() < ready_at {
+        if now_ms() < started.ready_at_ms {
             return Ok(StepOutcome::Reply(StepOutput::default()));
         }
         if op.action == Action::Delete {
@@ -323,14 +319,10 @@ impl Provider for Simulated {
                 ..Default::default()
             }));
         }
-        let ca = self
-            .get(Self::pk(op), "CA".into())
-            .await?
-            .and_then(|i| i.get("pem").and_then(|v| v.as_s().ok()).cloned())
-            .ok_or_else(|| {
-                ProviderError("the cluster has no CA: it was never provisioned".into())
-            })?;
-        Ok(StepOutcome::Reply(self.observed(op, &ca)))
+        let ca: SimCa = self.get(Self::pk(op), "CA".into()).await?.ok_or_else(|| {
+            ProviderError("the cluster has no CA: it was never provisioned".into())
+        })?;
+        Ok(StepOutcome::Reply(self.observed(op, &ca.pem)))
     }
 }
 

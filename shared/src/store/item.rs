@@ -1,77 +1,24 @@
-//! Conversions between DynamoDB items and domain records. Reading never panics: a malformed
-//! item becomes [`StoreError::Corrupt`].
+//! The items as stored: one struct per kind of item, serialized with `serde_dynamo` to and from
+//! the attribute names of [`schema::attr`](super::schema::attr). The same [`ClusterItem`] is
+//! read by the store, from the stream images by the dispatcher, and by the simulated provider.
+//! Reading never panics: a malformed item becomes [`StoreError::Corrupt`].
 
-use super::{schema::*, ApiKeyRecord, StoreError, TenantRecord};
+use super::{schema::*, StoreError};
 use crate::domain::{
-    apikey::{KeyId, Role},
     cluster::{Cluster, ClusterType, Spec, Status},
     etag::ResourceVersion,
     names::{ClusterName, DisplayName, TenantName},
-    phase::Phase,
+    phase::{ConditionType, Phase},
     quantity::Quantity,
     resources::Resources,
     version::MinorVersion,
 };
 use aws_sdk_dynamodb::types::AttributeValue;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
-
-/// Every `#placeholder` our expressions use and the attribute it stands for.
-const PLACEHOLDERS: &[(&str, &str)] = &[
-    ("#pk", PK),
-    ("#sk", SK),
-    ("#tenant", attr::TENANT),
-    ("#name", attr::NAME),
-    ("#display", attr::DISPLAY_NAME),
-    ("#ctype", attr::CLUSTER_TYPE),
-    ("#version", attr::VERSION),
-    ("#cpu", attr::CPU),
-    ("#memory", attr::MEMORY),
-    ("#storage", attr::STORAGE),
-    ("#alerts", attr::ALERTS),
-    ("#gen", attr::GENERATION),
-    ("#created", attr::CREATED_AT),
-    ("#updated", attr::UPDATED_AT),
-    ("#phase", attr::PHASE),
-    ("#observed", attr::OBSERVED_GENERATION),
-    ("#readyTrueAt", attr::READY_TRUE_AT),
-    ("#readyFalseAt", attr::READY_FALSE_AT),
-    ("#progressingTrueAt", attr::PROGRESSING_TRUE_AT),
-    ("#progressingFalseAt", attr::PROGRESSING_FALSE_AT),
-    ("#degradedTrueAt", attr::DEGRADED_TRUE_AT),
-    ("#degradedFalseAt", attr::DEGRADED_FALSE_AT),
-    ("#ca", attr::CERTIFICATE_AUTHORITY),
-    ("#token", attr::WRITE_TOKEN),
-    ("#rv", attr::RESOURCE_VERSION),
-    ("#inc", attr::INCARNATION),
-    ("#endpoint", attr::ENDPOINT),
-    ("#k8s", attr::KUBERNETES_VERSION),
-    ("#metrics", attr::METRICS),
-    ("#reason", attr::REASON),
-    ("#message", attr::MESSAGE),
-];
-
-fn tokens<'a>(expr: &'a str, sigil: char) -> impl Iterator<Item = &'a str> + 'a {
-    expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '#' || c == ':'))
-        .filter(move |t| t.starts_with(sigil))
-}
-
-/// The `ExpressionAttributeNames` an expression uses (DynamoDB refuses unused ones).
-pub fn names_used(expr: &str) -> HashMap<String, String> {
-    tokens(expr, '#')
-        .filter_map(|t| PLACEHOLDERS.iter().find(|(p, _)| *p == t))
-        .map(|(p, a)| ((*p).to_string(), (*a).to_string()))
-        .collect()
-}
-
-/// The subset of `values` an expression uses (DynamoDB refuses unused ones).
-pub fn values_used(expr: &str, mut values: Item) -> Item {
-    let used: std::collections::HashSet<&str> = tokens(expr, ':').collect();
-    values.retain(|k, _| used.contains(k.as_str()));
-    values
-}
 
 /// A primary key.
 pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
@@ -81,59 +28,121 @@ pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
     ])
 }
 
-/// The spec attributes of a write (`:version`, `:cpu`, `:memory`, `:storage`, `:alerts`,
-/// `:updated`).
-pub fn spec_values(c: &Cluster) -> Item {
-    let r = &c.spec.resources;
-    HashMap::from([
-        (
-            ":version".into(),
-            AttributeValue::S(c.spec.version.to_string()),
-        ),
-        (":cpu".into(), AttributeValue::S(r.cpu.as_str().into())),
-        (
-            ":memory".into(),
-            AttributeValue::S(r.memory.as_str().into()),
-        ),
-        (
-            ":storage".into(),
-            AttributeValue::S(r.storage.as_str().into()),
-        ),
-        (
-            ":alerts".into(),
-            AttributeValue::S(serde_json::Value::Object(c.spec.alerts.clone()).to_string()),
-        ),
-        (":updated".into(), AttributeValue::S(c.updated_at.clone())),
-    ])
+/// An item from a record.
+///
+/// # Errors
+/// [`StoreError::Corrupt`] when the record cannot be represented (it always can for ours).
+pub fn to_item<T: Serialize>(record: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(record).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-/// Typed, non-panicking attribute access.
-pub trait ItemExt {
-    /// A required string attribute.
-    fn str_attr(&self, name: &str) -> Result<&str, StoreError>;
-    /// An optional string attribute.
-    fn opt_str(&self, name: &str) -> Option<&str>;
-    /// A required number attribute.
-    fn num_attr(&self, name: &str) -> Result<u64, StoreError>;
+/// A record from an item (from the SDK or from a stream image).
+///
+/// # Errors
+/// [`StoreError::Corrupt`] when an attribute is missing or of the wrong type.
+pub fn from_item<I: Into<serde_dynamo::Item>, T: DeserializeOwned>(
+    item: I,
+) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-impl ItemExt for Item {
-    fn str_attr(&self, name: &str) -> Result<&str, StoreError> {
-        self.opt_str(name)
-            .ok_or_else(|| StoreError::Corrupt(format!("missing string attribute {name}")))
+/// The attributes every cluster item has, tombstones included.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterHead {
+    /// Phase (`Deleted` for a tombstone).
+    pub phase: String,
+    /// Write counter.
+    pub resource_version: u64,
+    /// Generation (absent on a tombstone).
+    #[serde(default)]
+    pub generation: Option<u64>,
+}
+
+/// A live cluster item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct ClusterItem {
+    pub pk: String,
+    pub sk: String,
+    pub tenant: String,
+    pub name: String,
+    pub display_name: String,
+    pub cluster_type: String,
+    pub version: String,
+    pub cpu: String,
+    pub memory: String,
+    pub storage: String,
+    /// JSON text of the alerts object.
+    pub alerts: String,
+    pub generation: u64,
+    pub resource_version: u64,
+    pub incarnation: u64,
+    pub created_at: String,
+    pub updated_at: String,
+    pub phase: String,
+    pub observed_generation: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_true_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_false_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progressing_true_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progressing_false_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub degraded_true_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub degraded_false_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_authority: Option<String>,
+    /// JSON text of the metrics object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_token: Option<String>,
+}
+
+/// A cluster item as read: a live cluster, or the tombstone of a deleted one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoredCluster {
+    /// A cluster that exists (in any phase but `Deleted`).
+    Live(Box<Cluster>),
+    /// A finished deletion; it keeps the name's `resourceVersion` count.
+    Tombstone(ResourceVersion),
+}
+
+impl StoredCluster {
+    /// Reads a cluster item, live or tombstone.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] when the item is not a cluster we wrote.
+    pub fn from_item<I: Into<serde_dynamo::Item> + Clone>(item: I) -> Result<Self, StoreError> {
+        let head: ClusterHead = from_item(item.clone())?;
+        if head.phase == Phase::Deleted.as_str() {
+            return Ok(StoredCluster::Tombstone(ResourceVersion(
+                head.resource_version,
+            )));
+        }
+        let item: ClusterItem = from_item(item)?;
+        Ok(StoredCluster::Live(Box::new(Cluster::try_from(item)?)))
     }
 
-    fn opt_str(&self, name: &str) -> Option<&str> {
-        self.get(name)
-            .and_then(|v| v.as_s().ok())
-            .map(String::as_str)
-    }
-
-    fn num_attr(&self, name: &str) -> Result<u64, StoreError> {
-        self.get(name)
-            .and_then(|v| v.as_n().ok())
-            .and_then(|n| n.parse().ok())
-            .ok_or_else(|| StoreError::Corrupt(format!("missing number attribute {name}")))
+    /// The live cluster, if this is one.
+    pub fn live(self) -> Option<Cluster> {
+        match self {
+            StoredCluster::Live(c) => Some(*c),
+            StoredCluster::Tombstone(_) => None,
+        }
     }
 }
 
@@ -141,179 +150,281 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
 }
 
+fn json_object(
+    what: &str,
+    text: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, StoreError> {
+    match serde_json::from_str(text) {
+        Ok(serde_json::Value::Object(m)) => Ok(m),
+        _ => Err(corrupt(what, "not a JSON object")),
+    }
+}
+
 /// When a condition last flipped: whichever of its two attributes exists.
-fn since(it: &Item, true_at: &str, false_at: &str) -> Result<String, StoreError> {
-    it.opt_str(true_at)
-        .or_else(|| it.opt_str(false_at))
-        .map(str::to_string)
-        .ok_or_else(|| corrupt("conditions", format!("neither {true_at} nor {false_at}")))
+fn since(
+    true_at: &Option<String>,
+    false_at: &Option<String>,
+    what: &str,
+) -> Result<String, StoreError> {
+    true_at
+        .clone()
+        .or_else(|| false_at.clone())
+        .ok_or_else(|| corrupt("conditions", format!("no transition time for {what}")))
 }
 
-/// A cluster from its item; `None` for a tombstone.
-///
-/// # Errors
-/// [`StoreError::Corrupt`] when an attribute is missing or malformed.
-pub fn cluster_from(it: &Item) -> Result<Option<Cluster>, StoreError> {
-    let phase = it.str_attr(attr::PHASE)?;
-    let phase = Phase::parse(phase).ok_or_else(|| corrupt("phase", phase))?;
-    if phase == Phase::Deleted {
-        return Ok(None);
-    }
-    let q = |name: &str| -> Result<Quantity, StoreError> {
-        Quantity::parse(it.str_attr(name)?).map_err(|e| corrupt(name, e))
-    };
-    let alerts = match serde_json::from_str(it.str_attr(attr::ALERTS)?) {
-        Ok(serde_json::Value::Object(m)) => m,
-        _ => return Err(corrupt("alerts", "not a JSON object")),
-    };
-    let metrics = match it.opt_str(attr::METRICS).map(serde_json::from_str) {
-        None => None,
-        Some(Ok(serde_json::Value::Object(m))) => Some(m),
-        Some(_) => return Err(corrupt("metrics", "not a JSON object")),
-    };
-    let ctype = it.str_attr(attr::CLUSTER_TYPE)?;
-    Ok(Some(Cluster {
-        tenant: TenantName::parse(it.str_attr(attr::TENANT)?).map_err(|e| corrupt("tenant", e))?,
-        name: ClusterName::parse(it.str_attr(attr::NAME)?).map_err(|e| corrupt("name", e))?,
-        display_name: DisplayName::parse(it.str_attr(attr::DISPLAY_NAME)?)
-            .map_err(|e| corrupt("displayName", e))?,
-        cluster_type: ClusterType::parse(ctype).ok_or_else(|| corrupt("clusterType", ctype))?,
-        spec: Spec {
-            version: MinorVersion::parse(it.str_attr(attr::VERSION)?)
-                .map_err(|e| corrupt("version", e))?,
-            resources: Resources {
-                cpu: q(attr::CPU)?,
-                memory: q(attr::MEMORY)?,
-                storage: q(attr::STORAGE)?,
+impl TryFrom<ClusterItem> for Cluster {
+    type Error = StoreError;
+
+    fn try_from(it: ClusterItem) -> Result<Self, StoreError> {
+        let phase = Phase::parse(&it.phase).ok_or_else(|| corrupt("phase", &it.phase))?;
+        let q = |name: &str, v: &str| Quantity::parse(v).map_err(|e| corrupt(name, e));
+        Ok(Cluster {
+            tenant: TenantName::parse(&it.tenant).map_err(|e| corrupt("tenant", e))?,
+            name: ClusterName::parse(&it.name).map_err(|e| corrupt("name", e))?,
+            display_name: DisplayName::parse(&it.display_name)
+                .map_err(|e| corrupt("displayName", e))?,
+            cluster_type: ClusterType::parse(&it.cluster_type)
+                .ok_or_else(|| corrupt("clusterType", &it.cluster_type))?,
+            spec: Spec {
+                version: MinorVersion::parse(&it.version).map_err(|e| corrupt("version", e))?,
+                resources: Resources {
+                    cpu: q("cpu", &it.cpu)?,
+                    memory: q("memory", &it.memory)?,
+                    storage: q("storage", &it.storage)?,
+                },
+                alerts: json_object("alerts", &it.alerts)?,
             },
-            alerts,
-        },
-        generation: it.num_attr(attr::GENERATION)?,
-        resource_version: ResourceVersion(it.num_attr(attr::RESOURCE_VERSION)?),
-        incarnation: it.num_attr(attr::INCARNATION)?,
-        created_at: it.str_attr(attr::CREATED_AT)?.to_string(),
-        updated_at: it.str_attr(attr::UPDATED_AT)?.to_string(),
-        status: Status {
-            phase,
-            endpoint: it.opt_str(attr::ENDPOINT).map(str::to_string),
-            kubernetes_version: it.opt_str(attr::KUBERNETES_VERSION).map(str::to_string),
-            observed_generation: it.num_attr(attr::OBSERVED_GENERATION)?,
-            reason: it
-                .opt_str(attr::REASON)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string),
-            message: it
-                .opt_str(attr::MESSAGE)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string),
-            ready_changed_at: since(it, attr::READY_TRUE_AT, attr::READY_FALSE_AT)?,
-            progressing_changed_at: since(
-                it,
-                attr::PROGRESSING_TRUE_AT,
-                attr::PROGRESSING_FALSE_AT,
-            )?,
-            degraded_changed_at: since(it, attr::DEGRADED_TRUE_AT, attr::DEGRADED_FALSE_AT)?,
-            metrics,
-            certificate_authority: it.opt_str(attr::CERTIFICATE_AUTHORITY).map(str::to_string),
-        },
-        write_token: it.opt_str(attr::WRITE_TOKEN).map(str::to_string),
-    }))
-}
-
-/// A tenant record from its item.
-///
-/// # Errors
-/// [`StoreError::Corrupt`] when an attribute is missing.
-pub fn tenant_from(it: &Item) -> Result<TenantRecord, StoreError> {
-    Ok(TenantRecord {
-        name: it.str_attr(attr::TENANT)?.to_string(),
-        plan: it.str_attr(attr::PLAN)?.to_string(),
-        created_at: it.str_attr(attr::CREATED_AT)?.to_string(),
-        members: it
-            .get(attr::MEMBERS)
-            .and_then(|v| v.as_ss().ok())
-            .cloned()
-            .unwrap_or_default(),
-    })
-}
-
-/// An API key record from its item.
-///
-/// # Errors
-/// [`StoreError::Corrupt`] when an attribute is missing or malformed.
-pub fn api_key_from(it: &Item) -> Result<ApiKeyRecord, StoreError> {
-    let pk = it.str_attr(PK)?;
-    let id = pk
-        .strip_prefix("APIKEY#")
-        .and_then(|h| KeyId::parse(&format!("ak-{h}")))
-        .ok_or_else(|| corrupt("api key id", pk))?;
-    let role = it.str_attr(attr::ROLE)?;
-    Ok(ApiKeyRecord {
-        id,
-        tenant: it.str_attr(attr::TENANT)?.to_string(),
-        role: Role::parse(role).ok_or_else(|| corrupt("role", role))?,
-        secret_hash: it.str_attr(attr::SECRET_HASH)?.to_string(),
-        display_name: it
-            .opt_str(attr::DISPLAY_NAME)
-            .unwrap_or_default()
-            .to_string(),
-        created_at: it.str_attr(attr::CREATED_AT)?.to_string(),
-        created_by: it.opt_str(attr::CREATED_BY).unwrap_or_default().to_string(),
-        expires_at: it.opt_str(attr::EXPIRES_AT).map(str::to_string),
-        last_used_at: it.opt_str(attr::LAST_USED_AT).map(str::to_string),
-    })
-}
-
-/// The item of an API key record.
-pub fn api_key_item(k: &ApiKeyRecord) -> Item {
-    let mut it = key(apikey_pk(k.id.hex()), APIKEY_SK);
-    let mut put = |name: &str, v: &str| {
-        it.insert(name.to_string(), AttributeValue::S(v.to_string()));
-    };
-    put(attr::TENANT, &k.tenant);
-    put(attr::ROLE, k.role.as_str());
-    put(attr::SECRET_HASH, &k.secret_hash);
-    put(attr::DISPLAY_NAME, &k.display_name);
-    put(attr::CREATED_AT, &k.created_at);
-    put(attr::CREATED_BY, &k.created_by);
-    put(GSI1_PK, &apikeys_gsi_pk(&k.tenant));
-    put(GSI1_SK, &format!("{}#{}", k.created_at, k.id.hex()));
-    if let Some(e) = &k.expires_at {
-        put(attr::EXPIRES_AT, e);
+            generation: it.generation,
+            resource_version: ResourceVersion(it.resource_version),
+            incarnation: it.incarnation,
+            created_at: it.created_at,
+            updated_at: it.updated_at,
+            status: Status {
+                phase,
+                endpoint: it.endpoint,
+                kubernetes_version: it.kubernetes_version,
+                observed_generation: it.observed_generation,
+                reason: it.status_reason.filter(|s| !s.is_empty()),
+                message: it.status_message.filter(|s| !s.is_empty()),
+                ready_changed_at: since(&it.ready_true_at, &it.ready_false_at, "Ready")?,
+                progressing_changed_at: since(
+                    &it.progressing_true_at,
+                    &it.progressing_false_at,
+                    "Progressing",
+                )?,
+                degraded_changed_at: since(
+                    &it.degraded_true_at,
+                    &it.degraded_false_at,
+                    "Degraded",
+                )?,
+                metrics: it
+                    .metrics
+                    .as_deref()
+                    .map(|m| json_object("metrics", m))
+                    .transpose()?,
+                certificate_authority: it.certificate_authority,
+            },
+            write_token: it.write_token,
+        })
     }
-    it
+}
+
+impl From<&Cluster> for ClusterItem {
+    fn from(c: &Cluster) -> Self {
+        let st = &c.status;
+        let mut item = ClusterItem {
+            pk: tenant_pk(c.tenant.as_str()),
+            sk: cluster_sk(c.name.as_str()),
+            tenant: c.tenant.to_string(),
+            name: c.name.to_string(),
+            display_name: c.display_name.as_str().to_string(),
+            cluster_type: c.cluster_type.as_str().to_string(),
+            version: c.spec.version.to_string(),
+            cpu: c.spec.resources.cpu.to_string(),
+            memory: c.spec.resources.memory.to_string(),
+            storage: c.spec.resources.storage.to_string(),
+            alerts: serde_json::Value::Object(c.spec.alerts.clone()).to_string(),
+            generation: c.generation,
+            resource_version: c.resource_version.0,
+            incarnation: c.incarnation,
+            created_at: c.created_at.clone(),
+            updated_at: c.updated_at.clone(),
+            phase: st.phase.as_str().to_string(),
+            observed_generation: st.observed_generation,
+            endpoint: st.endpoint.clone(),
+            kubernetes_version: st.kubernetes_version.clone(),
+            status_reason: st.reason.clone(),
+            status_message: st.message.clone(),
+            ready_true_at: None,
+            ready_false_at: None,
+            progressing_true_at: None,
+            progressing_false_at: None,
+            degraded_true_at: None,
+            degraded_false_at: None,
+            certificate_authority: st.certificate_authority.clone(),
+            metrics: st
+                .metrics
+                .as_ref()
+                .map(|m| serde_json::Value::Object(m.clone()).to_string()),
+            write_token: c.write_token.clone(),
+        };
+        // Each condition is one attribute of a pair: the one of its current truth, holding the
+        // time it last flipped.
+        for (kind, on) in st.phase.conditions() {
+            let (at, slot) = match (kind, on) {
+                (ConditionType::Ready, true) => (&st.ready_changed_at, &mut item.ready_true_at),
+                (ConditionType::Ready, false) => (&st.ready_changed_at, &mut item.ready_false_at),
+                (ConditionType::Progressing, true) => {
+                    (&st.progressing_changed_at, &mut item.progressing_true_at)
+                }
+                (ConditionType::Progressing, false) => {
+                    (&st.progressing_changed_at, &mut item.progressing_false_at)
+                }
+                (ConditionType::Degraded, true) => {
+                    (&st.degraded_changed_at, &mut item.degraded_true_at)
+                }
+                (ConditionType::Degraded, false) => {
+                    (&st.degraded_changed_at, &mut item.degraded_false_at)
+                }
+            };
+            *slot = Some(at.clone());
+        }
+        item
+    }
+}
+
+/// A tenant item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct TenantItem {
+    pub pk: String,
+    pub sk: String,
+    pub tenant: String,
+    pub plan: String,
+    pub created_at: String,
+    /// Names holding a slot of the quota: a string set, absent while empty.
+    #[serde(default, skip_serializing)]
+    pub members: Vec<String>,
+}
+
+/// An API key item (also in the `byTenant` index).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct ApiKeyItem {
+    pub pk: String,
+    pub sk: String,
+    pub tenant: String,
+    pub role: String,
+    pub secret_hash: String,
+    #[serde(default)]
+    pub display_name: String,
+    pub created_at: String,
+    #[serde(default)]
+    pub created_by: String,
+    pub gsi1pk: String,
+    pub gsi1sk: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<String>,
+}
+
+/// The authentication-failure counter of one client IP.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct AuthFailureItem {
+    pub pk: String,
+    pub sk: String,
+    pub failures: u32,
+    pub blocked_until: u64,
+    /// The table's TTL attribute.
+    pub ttl: u64,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::ClusterBuilder;
 
-    #[test]
-    fn only_the_placeholders_an_expression_uses_are_sent() {
-        let names = names_used("SET #phase = :p, #rv = #rv + :one REMOVE #endpoint");
-        assert_eq!(names.len(), 3);
-        assert_eq!(names["#phase"], "phase");
-        let values = values_used(
-            "SET #a = :p, #b = :one",
-            HashMap::from([
-                (":p".into(), AttributeValue::S("x".into())),
-                (":unused".into(), AttributeValue::S("y".into())),
-                (":one".into(), AttributeValue::N("1".into())),
-            ]),
-        );
-        assert_eq!(values.len(), 2);
-        assert!(!values.contains_key(":unused"));
+    fn names<T: Serialize>(record: &T) -> Vec<String> {
+        let mut names: Vec<String> = to_item(record).unwrap().into_keys().collect();
+        names.sort();
+        names
     }
 
     #[test]
-    fn a_malformed_item_is_an_error_not_a_panic() {
+    fn a_cluster_survives_the_round_trip_through_its_item() {
+        for c in [
+            ClusterBuilder::new("prod").build(),
+            ClusterBuilder::new("prod").running().build(),
+            ClusterBuilder::new("prod").failed("ProviderError").build(),
+        ] {
+            let item = to_item(&ClusterItem::from(&c)).unwrap();
+            assert_eq!(StoredCluster::from_item(item).unwrap().live(), Some(c));
+        }
+    }
+
+    #[test]
+    fn the_item_structs_use_exactly_the_schema_attribute_names() {
+        let known: Vec<&str> = PLACEHOLDERS
+            .iter()
+            .map(|(_, a)| *a)
+            .chain([
+                attr::ROLE,
+                attr::SECRET_HASH,
+                attr::CREATED_BY,
+                attr::EXPIRES_AT,
+                GSI1_PK,
+                GSI1_SK,
+            ])
+            .collect();
+        let c = ClusterBuilder::new("prod").running().build();
+        let key = ApiKeyItem {
+            pk: "p".into(),
+            sk: "s".into(),
+            tenant: "t".into(),
+            role: "admin".into(),
+            secret_hash: "h".into(),
+            display_name: "d".into(),
+            created_at: "c".into(),
+            created_by: "b".into(),
+            gsi1pk: "g".into(),
+            gsi1sk: "g".into(),
+            expires_at: Some("e".into()),
+            last_used_at: Some("u".into()),
+        };
+        let failures = AuthFailureItem {
+            pk: "p".into(),
+            sk: "s".into(),
+            failures: 1,
+            blocked_until: 2,
+            ttl: 3,
+        };
+        let written = [names(&ClusterItem::from(&c)), names(&key), names(&failures)];
+        for name in written.iter().flatten() {
+            assert!(
+                known.contains(&name.as_str()),
+                "{name} is not in the schema"
+            );
+        }
+    }
+
+    #[test]
+    fn a_tombstone_reads_as_one_and_a_malformed_item_is_an_error_not_a_panic() {
         let mut it = key("TENANT#a", "CLUSTER#b");
-        assert!(cluster_from(&it).is_err());
-        it.insert(attr::PHASE.into(), AttributeValue::S("Nope".into()));
-        assert!(cluster_from(&it).is_err());
+        assert!(StoredCluster::from_item(it.clone()).is_err());
         it.insert(attr::PHASE.into(), AttributeValue::S("Deleted".into()));
-        assert!(cluster_from(&it).unwrap().is_none());
+        it.insert(attr::RESOURCE_VERSION.into(), AttributeValue::N("9".into()));
+        assert_eq!(
+            StoredCluster::from_item(it.clone()).unwrap(),
+            StoredCluster::Tombstone(ResourceVersion(9))
+        );
+        it.insert(attr::PHASE.into(), AttributeValue::S("Nope".into()));
+        assert!(StoredCluster::from_item(it.clone()).is_err());
         it.insert(attr::PHASE.into(), AttributeValue::N("1".into()));
-        assert!(cluster_from(&it).is_err());
+        assert!(StoredCluster::from_item(it).is_err());
     }
 }

@@ -1,28 +1,38 @@
-//! The single-table layout: keys, attribute names and every condition expression, each with a
-//! comment saying which states it admits. Attribute names are always sent as `#placeholders`
-//! (`name`, `status` and friends are DynamoDB reserved words).
+//! The single-table layout, in one place: keys, attribute names, the `#placeholders` every
+//! expression uses, and each condition expression with a comment saying which states it admits.
+//! The state machine's expressions use the same names and clauses (a test compares them).
 //!
-//! | item      | pk                 | sk                |
-//! |-----------|--------------------|-------------------|
-//! | tenant    | `TENANT#<tenant>`  | `TENANT`          |
-//! | cluster   | `TENANT#<tenant>`  | `CLUSTER#<name>`  |
-//! | API key   | `APIKEY#<8 hex>`   | `APIKEY`          |
+//! | item            | pk                 | sk                |
+//! |-----------------|--------------------|-------------------|
+//! | tenant          | `TENANT#<tenant>`  | `TENANT`          |
+//! | cluster         | `TENANT#<tenant>`  | `CLUSTER#<name>`  |
+//! | API key         | `APIKEY#<8 hex>`   | `APIKEY`          |
+//! | auth failures   | `AUTHFAIL#<ip>`    | `AUTHFAIL`        |
 //!
 //! A deleted cluster is not removed: the teardown's last write turns it into a tombstone
 //! (`phase = Deleted`) that keeps `resourceVersion`, so a re-created cluster continues the count
 //! and an ETag of a deleted incarnation can never match the new one.
 
+use std::collections::HashMap;
+
 /// Partition key attribute.
 pub const PK: &str = "pk";
 /// Sort key attribute.
 pub const SK: &str = "sk";
-
 /// Sort key of the tenant item.
 pub const TENANT_SK: &str = "TENANT";
 /// Sort key of an API key item.
 pub const APIKEY_SK: &str = "APIKEY";
+/// Sort key of an authentication-failure counter.
+pub const AUTHFAIL_SK: &str = "AUTHFAIL";
 /// Sort key prefix of cluster items.
 pub const CLUSTER_SK_PREFIX: &str = "CLUSTER#";
+/// The index listing a tenant's API keys.
+pub const BY_TENANT_INDEX: &str = "byTenant";
+/// Its partition key attribute.
+pub const GSI1_PK: &str = "gsi1pk";
+/// Its sort key attribute.
+pub const GSI1_SK: &str = "gsi1sk";
 
 /// Partition key of everything a tenant owns.
 pub fn tenant_pk(tenant: &str) -> String {
@@ -36,32 +46,17 @@ pub fn cluster_sk(name: &str) -> String {
 pub fn apikey_pk(id_hex: &str) -> String {
     format!("APIKEY#{id_hex}")
 }
-
-/// Sort key of an authentication-failure counter.
-pub const AUTHFAIL_SK: &str = "AUTHFAIL";
-
 /// Partition key of the authentication-failure counter of one client IP.
 pub fn authfail_pk(ip: &str) -> String {
     format!("AUTHFAIL#{ip}")
 }
-
-/// The index listing a tenant's API keys.
-pub const BY_TENANT_INDEX: &str = "byTenant";
-/// Its partition key attribute.
-pub const GSI1_PK: &str = "gsi1pk";
-/// Its sort key attribute.
-pub const GSI1_SK: &str = "gsi1sk";
-
 /// The `byTenant` partition of a tenant's API keys.
 pub fn apikeys_gsi_pk(tenant: &str) -> String {
     format!("TENANT#{tenant}#APIKEYS")
 }
 
-/// Revoke a key. Admits only an existing key of the tenant in the path: another tenant's key id
-/// reads as absent (404), never as "not yours".
-pub const COND_KEY_OF_TENANT: &str = "attribute_exists(#pk) AND #tenant = :tenant";
-
-/// Cluster and tenant attribute names.
+/// Attribute names. The item structs in [`super::item`] serialize to exactly these (a test
+/// checks it).
 pub mod attr {
     /// Owning tenant (on clusters and keys).
     pub const TENANT: &str = "tenant";
@@ -103,9 +98,9 @@ pub mod attr {
     pub const REASON: &str = "statusReason";
     /// Message of the latest phase change.
     pub const MESSAGE: &str = "statusMessage";
-    /// Since when `Ready` is true (absent while false).
+    /// Since when `Ready` is true (absent while false); likewise for the other five below.
     pub const READY_TRUE_AT: &str = "readyTrueAt";
-    /// Since when `Ready` is false (absent while true).
+    /// Since when `Ready` is false.
     pub const READY_FALSE_AT: &str = "readyFalseAt";
     /// Since when `Progressing` is true.
     pub const PROGRESSING_TRUE_AT: &str = "progressingTrueAt";
@@ -133,14 +128,76 @@ pub mod attr {
     pub const EXPIRES_AT: &str = "expiresAt";
     /// Who created the key.
     pub const CREATED_BY: &str = "createdBy";
+    /// Last successful use of a key, RFC 3339.
+    pub const LAST_USED_AT: &str = "lastUsedAt";
     /// Authentication failures counted for an IP (N).
     pub const FAILURES: &str = "failures";
     /// Epoch seconds before which an IP is not served (N).
     pub const BLOCKED_UNTIL: &str = "blockedUntil";
     /// Epoch seconds when a record lapses: the table's TTL attribute (N).
     pub const EXPIRES_AT_EPOCH: &str = "ttl";
-    /// Last successful use of a key, RFC 3339.
-    pub const LAST_USED_AT: &str = "lastUsedAt";
+}
+
+/// Every `#placeholder` an expression may use, and the attribute it stands for. The state
+/// machine's `ExpressionAttributeNames` use the same pairs (a test checks it).
+pub const PLACEHOLDERS: &[(&str, &str)] = &[
+    ("#pk", PK),
+    ("#sk", SK),
+    ("#tenant", attr::TENANT),
+    ("#name", attr::NAME),
+    ("#display", attr::DISPLAY_NAME),
+    ("#ctype", attr::CLUSTER_TYPE),
+    ("#version", attr::VERSION),
+    ("#cpu", attr::CPU),
+    ("#memory", attr::MEMORY),
+    ("#storage", attr::STORAGE),
+    ("#alerts", attr::ALERTS),
+    ("#gen", attr::GENERATION),
+    ("#created", attr::CREATED_AT),
+    ("#updated", attr::UPDATED_AT),
+    ("#phase", attr::PHASE),
+    ("#observed", attr::OBSERVED_GENERATION),
+    ("#readyTrueAt", attr::READY_TRUE_AT),
+    ("#readyFalseAt", attr::READY_FALSE_AT),
+    ("#progressingTrueAt", attr::PROGRESSING_TRUE_AT),
+    ("#progressingFalseAt", attr::PROGRESSING_FALSE_AT),
+    ("#degradedTrueAt", attr::DEGRADED_TRUE_AT),
+    ("#degradedFalseAt", attr::DEGRADED_FALSE_AT),
+    ("#ca", attr::CERTIFICATE_AUTHORITY),
+    ("#token", attr::WRITE_TOKEN),
+    ("#rv", attr::RESOURCE_VERSION),
+    ("#inc", attr::INCARNATION),
+    ("#endpoint", attr::ENDPOINT),
+    ("#k8s", attr::KUBERNETES_VERSION),
+    ("#metrics", attr::METRICS),
+    ("#reason", attr::REASON),
+    ("#message", attr::MESSAGE),
+    ("#plan", attr::PLAN),
+    ("#members", attr::MEMBERS),
+    ("#used", attr::LAST_USED_AT),
+    ("#failures", attr::FAILURES),
+    ("#blocked", attr::BLOCKED_UNTIL),
+    ("#expires", attr::EXPIRES_AT_EPOCH),
+];
+
+fn tokens(expr: &str, sigil: char) -> impl Iterator<Item = &str> {
+    expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '#' || c == ':'))
+        .filter(move |t| t.starts_with(sigil))
+}
+
+/// The `ExpressionAttributeNames` an expression uses (DynamoDB refuses unused ones).
+pub fn names_used(expr: &str) -> HashMap<String, String> {
+    tokens(expr, '#')
+        .filter_map(|t| PLACEHOLDERS.iter().find(|(p, _)| *p == t))
+        .map(|(p, a)| ((*p).to_string(), (*a).to_string()))
+        .collect()
+}
+
+/// The subset of `values` an expression uses (DynamoDB refuses unused ones).
+pub fn values_used<V>(expr: &str, mut values: HashMap<String, V>) -> HashMap<String, V> {
+    let used: std::collections::HashSet<&str> = tokens(expr, ':').collect();
+    values.retain(|k, _| used.contains(k.as_str()));
+    values
 }
 
 /// The `SET` and `REMOVE` clauses that record the conditions of `phase` (with `:now`): for each
@@ -166,8 +223,9 @@ pub fn condition_clauses(phase: crate::domain::phase::Phase) -> (Vec<String>, Ve
     (sets, removes)
 }
 
-/// Create a cluster under a name never used. Admits only the absence of any item.
-pub const COND_CREATE_NEW: &str = "attribute_not_exists(#pk)";
+/// Create a cluster under a name never used, a tenant, an API key. Admits only the absence of
+/// any item.
+pub const COND_NEW_ITEM: &str = "attribute_not_exists(#pk)";
 
 /// Re-create a cluster over the tombstone the request read. Admits only that tombstone at that
 /// version: a live cluster, one still `Deleting`, or a tombstone that moved on is refused.
@@ -178,7 +236,8 @@ pub const COND_CREATE_OVER_TOMBSTONE: &str = "#phase = :deleted AND #rv = :old_r
 pub const COND_CLAIM_SLOT: &str = "attribute_exists(#pk) AND (attribute_not_exists(#members) \
      OR size(#members) < :max OR contains(#members, :name))";
 
-/// Give a slot back when a cluster's teardown finished.
+/// Give a slot back when a cluster's teardown finished. Removing a name that is not there
+/// changes nothing, so a retry is safe (the state machine's `ReleaseSlot` sends the same).
 pub const RELEASE_SLOT_UPDATE: &str = "DELETE #members :member";
 
 /// Spec change or delete of a cluster. Admits exactly the version the request read, which (after
@@ -192,12 +251,13 @@ pub const RELEASE_SLOT_UPDATE: &str = "DELETE #members :member";
 /// ```
 pub const COND_SAME_VERSION: &str = "#rv = :expected_rv";
 
-/// Create a tenant. Admits only a new tenant name.
-pub const COND_NEW_ITEM: &str = "attribute_not_exists(#pk)";
+/// Every status write of the workflow. Admits only the generation and incarnation the execution
+/// serves: once a newer spec (or a new life of the name) is written, a stale execution's write
+/// fails and the execution ends as superseded.
+pub const COND_STATUS_WRITE: &str = "#gen = :gen AND #inc = :inc";
 
 /// The tombstone write of a finished teardown: keeps only the keys, `phase = Deleted` and the
-/// bumped `resourceVersion`. The state machine's `Retire` state sends exactly this (a test
-/// compares them).
+/// bumped `resourceVersion`. The state machine's `Retire` state sends exactly this.
 pub const RETIRE_UPDATE: &str = "SET #phase = :deleted, #rv = #rv + :one REMOVE #tenant, #name, \
      #display, #ctype, #version, #cpu, #memory, #storage, #alerts, #gen, #created, #updated, \
      #observed, #readyTrueAt, #readyFalseAt, #progressingTrueAt, #progressingFalseAt, \
@@ -205,13 +265,40 @@ pub const RETIRE_UPDATE: &str = "SET #phase = :deleted, #rv = #rv + :one REMOVE 
      #message";
 
 /// Turn a finished teardown into a tombstone. Admits only the `Deleting` cluster of the
-/// generation the teardown served: a newer generation (there is none after a delete, but a
-/// re-created incarnation starts again at 1) or a cluster not deleting is left alone.
-pub const COND_FINISH_DELETION: &str = "#phase = :deleting AND #gen = :gen";
+/// generation and incarnation the teardown served: a re-created cluster (a new incarnation,
+/// whose generations start again at 1) or a cluster not deleting is left alone.
+pub const COND_FINISH_DELETION: &str = "#phase = :deleting AND #gen = :gen AND #inc = :inc";
 
-/// Creates the table as `template.yaml` declares it (`pk`/`sk` strings, on-demand, a stream of
-/// new and old images),
-/// for the emulator: the local stack and the tests.
+/// The reconciler's `Failed` write. Admits only the generation and incarnation the dead
+/// execution served, and only while that rollout was still in progress: a newer generation, a
+/// finished rollout (`Running`) or the workflow's own `Failed` write are left alone.
+pub const COND_DEAD_EXECUTION: &str = "#gen = :gen AND #inc = :inc AND #phase IN \
+     (:pending, :provisioning, :upgrading, :updating, :deleting)";
+
+/// Move a tenant to another plan; revoke a key by id. Admits only an existing item.
+pub const COND_ITEM_EXISTS: &str = "attribute_exists(#pk)";
+
+/// Refresh a key's `lastUsedAt` that was read as `:old`. Admits only that key with that value:
+/// if a concurrent request refreshed it first, this one writes nothing (one write, not two).
+pub const COND_KEY_USED_SINCE: &str = "attribute_exists(#pk) AND #used = :old";
+
+/// Refresh a key's `lastUsedAt` that was read as never set. Admits only that key, still unused.
+pub const COND_KEY_NEVER_USED: &str = "attribute_exists(#pk) AND attribute_not_exists(#used)";
+
+/// Count an authentication failure over the count read as `:old`. Admits only that count, so a
+/// concurrent failure's longer block is not overwritten by a shorter one.
+pub const COND_FAILURES_SINCE: &str = "#failures = :old";
+
+/// Count the first authentication failure of an IP. Admits only an IP with no counter.
+pub const COND_FIRST_FAILURE: &str = "attribute_not_exists(#failures)";
+
+/// Revoke a key. Admits only an existing key of the tenant in the path: another tenant's key id
+/// reads as absent (404), never as "not yours".
+pub const COND_KEY_OF_TENANT: &str = "attribute_exists(#pk) AND #tenant = :tenant";
+
+/// Creates the table as `template.yaml` declares it (`pk`/`sk` strings, on-demand, the
+/// `byTenant` index, a stream of new and old images), for the emulator: the local stack and the
+/// tests.
 ///
 /// # Errors
 /// The SDK error when the table cannot be created.
@@ -237,39 +324,78 @@ pub async fn create_table(
     };
     let index = GlobalSecondaryIndex::builder()
         .index_name(BY_TENANT_INDEX)
-        .key_schema(key(GSI1_PK, KeyType::Hash).map_err(aws_sdk_dynamodb::Error::from)?)
-        .key_schema(key(GSI1_SK, KeyType::Range).map_err(aws_sdk_dynamodb::Error::from)?)
+        .key_schema(key(GSI1_PK, KeyType::Hash)?)
+        .key_schema(key(GSI1_SK, KeyType::Range)?)
         .projection(
             Projection::builder()
                 .projection_type(ProjectionType::All)
                 .build(),
         )
-        .build()
-        .map_err(aws_sdk_dynamodb::Error::from)?;
+        .build()?;
     let stream = StreamSpecification::builder()
         .stream_enabled(true)
         .stream_view_type(StreamViewType::NewAndOldImages)
-        .build()
-        .map_err(aws_sdk_dynamodb::Error::from)?;
+        .build()?;
     client
         .create_table()
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attr(PK).map_err(aws_sdk_dynamodb::Error::from)?)
-        .attribute_definitions(attr(SK).map_err(aws_sdk_dynamodb::Error::from)?)
-        .attribute_definitions(attr(GSI1_PK).map_err(aws_sdk_dynamodb::Error::from)?)
-        .attribute_definitions(attr(GSI1_SK).map_err(aws_sdk_dynamodb::Error::from)?)
+        .attribute_definitions(attr(PK)?)
+        .attribute_definitions(attr(SK)?)
+        .attribute_definitions(attr(GSI1_PK)?)
+        .attribute_definitions(attr(GSI1_SK)?)
         .global_secondary_indexes(index)
-        .key_schema(key(PK, KeyType::Hash).map_err(aws_sdk_dynamodb::Error::from)?)
-        .key_schema(key(SK, KeyType::Range).map_err(aws_sdk_dynamodb::Error::from)?)
+        .key_schema(key(PK, KeyType::Hash)?)
+        .key_schema(key(SK, KeyType::Range)?)
         .stream_specification(stream)
         .send()
         .await?;
     Ok(())
 }
 
-/// The reconciler's `Failed` write. Admits only the generation and incarnation the dead
-/// execution served, and only while that rollout was still in progress: a newer generation, a
-/// finished rollout (`Running`) or the workflow's own `Failed` write are left alone.
-pub const COND_DEAD_EXECUTION: &str = "#gen = :gen AND #inc = :inc AND #phase IN \
-     (:pending, :provisioning, :upgrading, :updating, :deleting)";
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_placeholders_an_expression_uses_are_sent() {
+        let names = names_used("SET #phase = :p, #rv = #rv + :one REMOVE #endpoint");
+        assert_eq!(names.len(), 3);
+        assert_eq!(names["#phase"], "phase");
+        let values = values_used(
+            "SET #a = :p, #b = :one",
+            HashMap::from([
+                (":p".to_string(), 1),
+                (":unused".into(), 2),
+                (":one".into(), 3),
+            ]),
+        );
+        assert_eq!(values.len(), 2);
+        assert!(!values.contains_key(":unused"));
+    }
+
+    #[test]
+    fn every_placeholder_of_every_condition_is_known() {
+        for expr in [
+            COND_NEW_ITEM,
+            COND_CREATE_OVER_TOMBSTONE,
+            COND_CLAIM_SLOT,
+            RELEASE_SLOT_UPDATE,
+            COND_SAME_VERSION,
+            COND_STATUS_WRITE,
+            RETIRE_UPDATE,
+            COND_FINISH_DELETION,
+            COND_DEAD_EXECUTION,
+            COND_ITEM_EXISTS,
+            COND_KEY_OF_TENANT,
+            COND_KEY_USED_SINCE,
+            COND_KEY_NEVER_USED,
+            COND_FAILURES_SINCE,
+            COND_FIRST_FAILURE,
+        ] {
+            for t in tokens(expr, '#') {
+                assert!(PLACEHOLDERS.iter().any(|(p, _)| *p == t), "{t} in {expr}");
+            }
+        }
+    }
+}

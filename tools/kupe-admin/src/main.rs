@@ -1,97 +1,117 @@
 //! `kupe-admin`: onboarding against the table the functions use (`TABLE_NAME`, and the SDK's
 //! own `AWS_ENDPOINT_URL`/region/credential variables, so it reaches the emulator or AWS alike).
-//!
-//! ```text
-//! kupe-admin tenant create NAME [--plan P]
-//! kupe-admin tenant set-plan NAME PLAN
-//! kupe-admin apikey create --tenant T --role admin|readonly [--name N] [--expires-at RFC3339]
-//!                           [--key kupe_<8 hex>_<secret>]
-//! kupe-admin table create
-//! ```
 //! `apikey create` prints the raw key as its last line, once; it is never stored.
 
-use kupe_shared::{admin, Ctx};
+use clap::{Parser, Subcommand};
+use kupe_shared::{admin, ApiContext};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage:
-  kupe-admin tenant create NAME [--plan P]
-  kupe-admin tenant set-plan NAME PLAN
-  kupe-admin apikey create --tenant T --role admin|readonly [--name N] [--expires-at RFC3339]
-             [--key kupe_<8 hex>_<secret>]   (a fixed key, for dev and test stacks)
-  kupe-admin table create                    (the table as template.yaml declares it, for emulators)";
-
-/// Command-line words: positionals and `--flag value` pairs.
-type Words<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>);
-
-/// Splits `args` into positionals and `--flag value` pairs.
-fn parse(args: &[String]) -> Result<Words<'_>, String> {
-    let mut pos = Vec::new();
-    let mut flags = Vec::new();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        if let Some(flag) = a.strip_prefix("--") {
-            let v = it.next().ok_or_else(|| format!("--{flag} needs a value"))?;
-            flags.push((flag, v.as_str()));
-        } else {
-            pos.push(a.as_str());
-        }
-    }
-    Ok((pos, flags))
+/// Onboard tenants and issue API keys against the control plane's table.
+#[derive(Debug, Parser)]
+#[command(name = "kupe-admin")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
 }
 
-fn flag<'a>(flags: &[(&str, &'a str)], name: &str) -> Option<&'a str> {
-    flags.iter().find(|(f, _)| *f == name).map(|(_, v)| *v)
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// API keys.
+    #[command(subcommand)]
+    Apikey(ApikeyCommand),
+    /// The table itself.
+    #[command(subcommand)]
+    Table(TableCommand),
 }
 
-fn only(flags: &[(&str, &str)], allowed: &[&str]) -> Result<(), String> {
-    match flags.iter().find(|(f, _)| !allowed.contains(f)) {
-        Some((f, _)) => Err(format!("unknown option --{f}")),
-        None => Ok(()),
-    }
+#[derive(Debug, Subcommand)]
+enum TenantCommand {
+    /// Create a tenant.
+    Create {
+        /// Tenant name (an RFC 1123 label).
+        name: String,
+        /// Plan (the default plan when omitted).
+        #[arg(long)]
+        plan: Option<String>,
+    },
+    /// Move a tenant to another plan.
+    SetPlan {
+        /// Tenant name.
+        name: String,
+        /// The new plan.
+        plan: String,
+    },
 }
 
-async fn run(args: &[String]) -> Result<(), String> {
-    let (pos, flags) = parse(args)?;
-    let ctx = Ctx::from_env().await.map_err(|e| e.to_string())?;
-    match pos.as_slice() {
-        ["tenant", "create", name] => {
-            only(&flags, &["plan"])?;
-            let t = admin::create_tenant(&ctx.store, name, flag(&flags, "plan"))
+#[derive(Debug, Subcommand)]
+enum ApikeyCommand {
+    /// Issue a key; the raw key is the last line printed, shown once.
+    Create {
+        /// The tenant the key belongs to.
+        #[arg(long)]
+        tenant: String,
+        /// `admin` or `readonly`.
+        #[arg(long)]
+        role: String,
+        /// Display name.
+        #[arg(long, default_value = "kupe-admin key")]
+        name: String,
+        /// Expiry, RFC 3339.
+        #[arg(long)]
+        expires_at: Option<String>,
+        /// A fixed key `kupe_<8 hex>_<secret>` (for dev and test stacks).
+        #[arg(long)]
+        key: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TableCommand {
+    /// Create the table as template.yaml declares it (for emulators).
+    Create,
+}
+
+async fn run(command: Command) -> Result<(), String> {
+    let ctx = ApiContext::from_env().await.map_err(|e| e.to_string())?;
+    let store = &ctx.store;
+    match command {
+        Command::Tenant(TenantCommand::Create { name, plan }) => {
+            let t = admin::create_tenant(store, &name, plan.as_deref())
                 .await
                 .map_err(|e| e.to_string())?;
             println!("tenant {} created on plan {}", t.name, t.plan);
-            Ok(())
         }
-        ["tenant", "set-plan", name, plan] => {
-            only(&flags, &[])?;
-            admin::set_plan(&ctx.store, name, plan)
+        Command::Tenant(TenantCommand::SetPlan { name, plan }) => {
+            admin::set_plan(store, &name, &plan)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("tenant {name} is now on plan {plan}");
-            Ok(())
         }
-        ["table", "create"] => {
-            only(&flags, &[])?;
-            let name = ctx.store.table().to_string();
-            kupe_shared::store::schema::create_table(ctx.store.client(), &name)
+        Command::Table(TableCommand::Create) => {
+            kupe_shared::store::schema::create_table(store.client(), store.table())
                 .await
                 .map_err(|e| e.to_string())?;
-            println!("table {name} created");
-            Ok(())
+            println!("table {} created", store.table());
         }
-        ["apikey", "create"] => {
-            only(&flags, &["tenant", "role", "name", "expires-at", "key"])?;
-            let tenant = flag(&flags, "tenant").ok_or("--tenant is required")?;
-            let role = flag(&flags, "role").ok_or("--role is required")?;
+        Command::Apikey(ApikeyCommand::Create {
+            tenant,
+            role,
+            name,
+            expires_at,
+            key,
+        }) => {
             let new = admin::NewKey {
-                tenant,
-                role,
-                display_name: flag(&flags, "name").unwrap_or("kupe-admin key"),
-                expires_at: flag(&flags, "expires-at"),
+                tenant: &tenant,
+                role: &role,
+                display_name: &name,
+                expires_at: expires_at.as_deref(),
                 created_by: "kupe-admin",
-                fixed_key: flag(&flags, "key"),
+                fixed_key: key.as_deref(),
             };
-            let issued = admin::create_api_key(&ctx.store, &new)
+            let issued = admin::create_api_key(store, &new)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("id: {}", issued.record.id);
@@ -102,16 +122,30 @@ async fn run(args: &[String]) -> Result<(), String> {
             }
             println!("key (shown once, store it now):");
             println!("{}", issued.key.expose());
-            Ok(())
         }
-        _ => Err(USAGE.to_string()),
     }
+    Ok(())
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args).await {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let text = e.render().to_string();
+            eprintln!(
+                "kupe-admin: {}",
+                text.trim_start_matches("error: ").trim_end()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(cli.command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("kupe-admin: {e}");

@@ -1,0 +1,317 @@
+//! The edge of the cluster routes: the wire bodies (`deny_unknown_fields`; a merge patch tells
+//! an absent field from a `null` with `Option<Option<_>>`), converted to the domain's validated
+//! types by `TryFrom`, and one parser per route from the event to its request type.
+
+use super::{FromIncoming, Route};
+use crate::{
+    api::clusters::{
+        CreateCluster, DeleteCluster, GetCluster, GetKubeconfig, ListClusters, UpdateCluster,
+    },
+    domain::{
+        cluster::{check_alerts, ClusterPatch, ClusterType, NewCluster},
+        names::{ClusterName, DisplayName},
+        page::decode_continue,
+        quantity::Quantity,
+        resources::ResourcesInput,
+        version::MinorVersion,
+        Invalid,
+    },
+    http::{
+        edge::{present, JsonObject},
+        ApiError, Incoming, Media, Parsed,
+    },
+};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The body of a create.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct NewClusterBody {
+    name: Option<String>,
+    display_name: Option<String>,
+    #[serde(rename = "type")]
+    cluster_type: Option<String>,
+    version: Option<String>,
+    resources: Option<ResourcesInput>,
+    alerts: Option<JsonObject>,
+}
+
+/// The body of a PATCH: a JSON merge patch.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ClusterPatchBody {
+    #[serde(default, deserialize_with = "present")]
+    version: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    resources: Option<Option<ResourcesPatchBody>>,
+    #[serde(default, deserialize_with = "present")]
+    alerts: Option<Option<JsonObject>>,
+    #[serde(default, deserialize_with = "present")]
+    name: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    display_name: Option<Value>,
+    #[serde(default, deserialize_with = "present", rename = "type")]
+    cluster_type: Option<Value>,
+}
+
+/// `resources` in a PATCH: `null` returns a resource to the plan's default.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an object")]
+struct ResourcesPatchBody {
+    #[serde(default, deserialize_with = "present")]
+    cpu: Option<Option<Quantity>>,
+    #[serde(default, deserialize_with = "present")]
+    memory: Option<Option<Quantity>>,
+    #[serde(default, deserialize_with = "present")]
+    storage: Option<Option<Quantity>>,
+}
+
+fn required<T>(field: &str, value: Option<T>) -> Result<T, Invalid> {
+    value.ok_or_else(|| Invalid::at(field, format!("{field} is required")))
+}
+
+fn version(v: &str) -> Result<MinorVersion, Invalid> {
+    MinorVersion::parse(v).map_err(Invalid::of("version"))
+}
+
+impl TryFrom<NewClusterBody> for NewCluster {
+    type Error = Invalid;
+
+    fn try_from(b: NewClusterBody) -> Result<Self, Invalid> {
+        let name = ClusterName::parse(&required("name", b.name)?).map_err(Invalid::of("name"))?;
+        let display_name = DisplayName::parse(&required("displayName", b.display_name)?)
+            .map_err(Invalid::of("displayName"))?;
+        let cluster_type = ClusterType::parse(&required("type", b.cluster_type)?)
+            .ok_or_else(|| Invalid::at("type", "type must be one of: shared, dedicated"))?;
+        let version = match b.version {
+            Some(v) => version(&v)?,
+            None => MinorVersion::latest_stable(),
+        };
+        let alerts = b.alerts.map(|a| a.0).unwrap_or_default();
+        check_alerts(&alerts)?;
+        Ok(NewCluster {
+            name,
+            display_name,
+            cluster_type,
+            version,
+            resources: b.resources.unwrap_or_default(),
+            alerts,
+        })
+    }
+}
+
+impl TryFrom<ClusterPatchBody> for ClusterPatch {
+    type Error = Invalid;
+
+    fn try_from(b: ClusterPatchBody) -> Result<Self, Invalid> {
+        let changes_nothing = b.version.is_none()
+            && b.resources.is_none()
+            && b.alerts.is_none()
+            && b.name.is_none()
+            && b.display_name.is_none()
+            && b.cluster_type.is_none();
+        if changes_nothing {
+            return Err(Invalid {
+                field: None,
+                message: "PATCH body must change at least one of: version, resources, alerts"
+                    .into(),
+            });
+        }
+        let version = match b.version {
+            None => None,
+            Some(None) => return Err(Invalid::at("version", "version cannot be removed")),
+            Some(Some(v)) => Some(version(&v)?),
+        };
+        let resources = match b.resources {
+            None => [None, None, None],
+            Some(None) => return Err(Invalid::at("resources", "resources must be an object")),
+            Some(Some(r)) => [r.cpu, r.memory, r.storage],
+        };
+        let echoed = [
+            ("name", b.name),
+            ("displayName", b.display_name),
+            ("type", b.cluster_type),
+        ]
+        .into_iter()
+        .filter_map(|(field, value)| value.map(|v| (field, v)))
+        .collect();
+        Ok(ClusterPatch {
+            version,
+            resources,
+            alerts: b
+                .alerts
+                .map(|a| a.map_or(Value::Null, |o| Value::Object(o.0))),
+            echoed,
+        })
+    }
+}
+
+fn name(incoming: &Incoming) -> Parsed<ClusterName> {
+    ClusterName::parse(incoming.param("name"))
+        .map_err(|e| ApiError::invalid(e.to_string()).at("name"))
+}
+
+impl FromIncoming for CreateCluster {
+    const ROUTE: Route = Route::CreateCluster;
+
+    fn from_incoming(incoming: Incoming) -> Self {
+        let body = incoming.json::<NewClusterBody>(Media::Json);
+        let declared_type = body
+            .as_ref()
+            .ok()
+            .and_then(|b| b.cluster_type.as_deref())
+            .and_then(ClusterType::parse);
+        CreateCluster {
+            caller: incoming.caller(),
+            token: incoming.request_id().to_string(),
+            cluster: body.and_then(|b| Ok(NewCluster::try_from(b)?)),
+            declared_type,
+        }
+    }
+}
+
+impl FromIncoming for GetCluster {
+    const ROUTE: Route = Route::GetCluster;
+
+    fn from_incoming(incoming: Incoming) -> Self {
+        GetCluster {
+            caller: incoming.caller(),
+            name: name(&incoming),
+            if_none_match: incoming.if_none_match(),
+        }
+    }
+}
+
+impl FromIncoming for GetKubeconfig {
+    const ROUTE: Route = Route::GetKubeconfig;
+
+    fn from_incoming(incoming: Incoming) -> Self {
+        GetKubeconfig {
+            caller: incoming.caller(),
+            name: name(&incoming),
+        }
+    }
+}
+
+impl FromIncoming for ListClusters {
+    const ROUTE: Route = Route::ListClusters;
+
+    fn from_incoming(incoming: Incoming) -> Self {
+        let limit = match incoming.query("limit") {
+            None => Ok(None),
+            Some(l) => match l.parse::<usize>() {
+                Ok(n) if (1..=1000).contains(&n) => Ok(Some(n)),
+                _ => Err(ApiError::invalid("limit must be an integer from 1 to 1000").at("limit")),
+            },
+        };
+        let after = match incoming.query("continue") {
+            None => Ok(None),
+            Some(token) => decode_continue(token)
+                .and_then(|n| ClusterName::parse(&n).ok())
+                .map(Some)
+                .ok_or_else(|| {
+                    ApiError::invalid("continue is not a token from a previous page").at("continue")
+                }),
+        };
+        ListClusters {
+            caller: incoming.caller(),
+            limit,
+            after,
+        }
+    }
+}
+
+impl FromIncoming for UpdateCluster {
+    const ROUTE: Route = Route::UpdateCluster;
+
+    fn from_incoming(incoming: Incoming) -> Self {
+        let patch = incoming
+            .json::<ClusterPatchBody>(Media::MergePatch)
+            .and_then(|b| Ok(ClusterPatch::try_from(b)?));
+        UpdateCluster {
+            caller: incoming.caller(),
+            token: incoming.request_id().to_string(),
+            name: name(&incoming),
+            if_match: incoming.if_match(),
+            patch,
+        }
+    }
+}
+
+impl FromIncoming for DeleteCluster {
+    const ROUTE: Route = Route::DeleteCluster;
+
+    fn from_incoming(incoming: Incoming) -> Self {
+        DeleteCluster {
+            caller: incoming.caller(),
+            token: incoming.request_id().to_string(),
+            name: name(&incoming),
+            if_match: incoming.if_match(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::edge::decode;
+    use serde_json::json;
+
+    fn patch(v: Value) -> Result<ClusterPatch, String> {
+        decode::<ClusterPatchBody>(v)
+            .map_err(|e| e.to_string())
+            .and_then(|b| ClusterPatch::try_from(b).map_err(|e| e.to_string()))
+    }
+
+    #[test]
+    fn a_patch_tells_absent_from_null() {
+        let p =
+            patch(json!({"resources": {"cpu": null, "memory": "4Gi"}, "alerts": null})).unwrap();
+        assert_eq!(p.resources[0], Some(None));
+        assert_eq!(
+            p.resources[1]
+                .as_ref()
+                .and_then(|q| q.as_ref())
+                .map(|q| q.as_str()),
+            Some("4Gi")
+        );
+        assert_eq!(p.resources[2], None);
+        assert_eq!(p.alerts, Some(Value::Null));
+    }
+
+    #[test]
+    fn an_empty_patch_unknown_fields_and_a_removed_version_are_refused() {
+        for (body, want) in [
+            (json!({}), "at least one"),
+            (json!({"foo": 1}), "unknown field foo"),
+            (
+                json!({"resources": {"gpu": "1"}}),
+                "unknown field resources.gpu",
+            ),
+            (json!({"version": null}), "version cannot be removed"),
+            (json!({"resources": null}), "resources must be an object"),
+            (json!({"alerts": "loud"}), "alerts must be an object"),
+        ] {
+            let err = patch(body.clone()).unwrap_err();
+            assert!(err.contains(want), "{body}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_create_body_reports_its_first_problem_in_field_order() {
+        let create = |v: Value| {
+            decode::<NewClusterBody>(v)
+                .map_err(|e| e.to_string())
+                .and_then(|b| NewCluster::try_from(b).map_err(|e| e.to_string()))
+        };
+        assert_eq!(
+            create(json!({"type": "shared"})).unwrap_err(),
+            "name is required"
+        );
+        let err = create(json!({"name": "ok", "displayName": "D", "type": 1})).unwrap_err();
+        assert_eq!(err, "type must be a string");
+        let ok = create(json!({"name": "ok", "displayName": "D", "type": "shared"})).unwrap();
+        assert_eq!(ok.version, MinorVersion::latest_stable());
+    }
+}

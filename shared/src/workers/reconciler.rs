@@ -1,0 +1,74 @@
+//! The reconciler: an execution that failed, timed out or was aborted where its own `Catch`
+//! could not see (stopped from outside, execution timeout) leaves its cluster `Failed` instead of
+//! stuck in a progressing phase, unless a newer generation or the workflow's own `Failed` write
+//! got there first.
+
+use crate::{
+    config::{required, sdk_config, ConfigError},
+    store::{Store, StoreError},
+    workflow::ExecutionInput,
+};
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+
+/// Execution statuses that end a workflow without its own `Failed` write.
+pub const DEAD_STATUSES: [&str; 3] = ["FAILED", "TIMED_OUT", "ABORTED"];
+
+/// The reconciler and what it needs.
+#[derive(Debug, Clone)]
+pub struct Reconciler {
+    store: Store,
+}
+
+impl Reconciler {
+    /// A reconciler over a store.
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    /// From `TABLE_NAME` and the SDK's environment.
+    ///
+    /// # Errors
+    /// [`ConfigError`] when the table is not named.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let table = required("TABLE_NAME")?;
+        let sdk = sdk_config().await;
+        Ok(Self::new(Store::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            table,
+        )))
+    }
+
+    /// Handles one "Step Functions Execution Status Change" event; returns whether it marked a
+    /// cluster `Failed`.
+    ///
+    /// # Errors
+    /// A store failure (EventBridge retries the event).
+    pub async fn handle(
+        &self,
+        event: EventBridgeEvent<serde_json::Value>,
+    ) -> Result<bool, StoreError> {
+        let status = event.detail["status"].as_str().unwrap_or_default();
+        if !DEAD_STATUSES.contains(&status) {
+            return Ok(false);
+        }
+        let Some(input) = event.detail["input"]
+            .as_str()
+            .and_then(|i| serde_json::from_str::<ExecutionInput>(i).ok())
+        else {
+            return Ok(false);
+        };
+        let reason = match status {
+            "TIMED_OUT" => "ExecutionTimedOut",
+            "ABORTED" => "ExecutionAborted",
+            _ => "ExecutionFailed",
+        };
+        let message = format!(
+            "The {:?} workflow ended {status} before finishing",
+            input.action
+        );
+        self.store
+            .clusters()
+            .mark_failed_if_progressing(&input, reason, &message)
+            .await
+    }
+}
