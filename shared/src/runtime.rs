@@ -54,7 +54,7 @@ pub async fn run_provisioner() -> Result<(), Error> {
     .await
 }
 
-/// Runs the reconciler (dead executions → `Failed`).
+/// Runs the reconciler (dead executions → `Degraded`).
 ///
 /// # Errors
 /// When configuration is missing, the runtime stops, or (per event, retried by EventBridge)

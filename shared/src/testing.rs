@@ -98,15 +98,15 @@ impl ClusterBuilder {
     }
 
     /// Being torn down.
-    pub fn deleting(mut self) -> Self {
-        self.cluster.status.phase = Phase::Deleting;
+    pub fn terminating(mut self) -> Self {
+        self.cluster.status.phase = Phase::Terminating;
         self.cluster.status.reason = Some("DeleteRequested".into());
         self
     }
 
-    /// Failed by the workflow with `reason`.
-    pub fn failed(mut self, reason: &str) -> Self {
-        self.cluster.status.phase = Phase::Failed;
+    /// Degraded: the workflow gave up with `reason`.
+    pub fn degraded(mut self, reason: &str) -> Self {
+        self.cluster.status.phase = Phase::Degraded;
         self.cluster.status.reason = Some(reason.into());
         self.cluster.status.message = Some(format!("failed: {reason}"));
         self

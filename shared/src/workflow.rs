@@ -15,7 +15,7 @@ pub enum Action {
     Upgrade,
     /// A resources or alerts change (`Updating`).
     Update,
-    /// Teardown (`Deleting`).
+    /// Teardown (`Terminating`).
     Delete,
 }
 
@@ -34,7 +34,7 @@ pub struct ExecutionInput {
     /// What to do.
     pub action: Action,
     /// The phase before the change that started this execution (the old stream image's; empty
-    /// for a new cluster). A teardown reports it as the `Deleting` event's old phase.
+    /// for a new cluster). A teardown reports it as the `Terminating` event's old phase.
     pub from_phase: String,
 }
 
@@ -128,7 +128,9 @@ pub struct ImageFacts<'a> {
 
 /// The action a new generation calls for.
 pub fn action_for(new: &ImageFacts<'_>) -> Action {
-    if new.phase == "Deleting" {
+    if crate::domain::phase::Phase::parse(new.phase)
+        == Some(crate::domain::phase::Phase::Terminating)
+    {
         return Action::Delete;
     }
     let running_minor = new.kubernetes_version.map(|v| {
@@ -195,7 +197,7 @@ mod tests {
             Action::Provision
         );
         assert_eq!(
-            action_for(&facts("Failed", 0, "1.32", None)),
+            action_for(&facts("Degraded", 0, "1.32", None)),
             Action::Provision
         );
         assert_eq!(
@@ -207,7 +209,7 @@ mod tests {
             Action::Update
         );
         assert_eq!(
-            action_for(&facts("Deleting", 3, "1.32", Some("v1.32.6"))),
+            action_for(&facts("Terminating", 3, "1.32", Some("v1.32.6"))),
             Action::Delete
         );
     }

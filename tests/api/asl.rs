@@ -32,7 +32,7 @@ fn every_status_write_records_its_conditions_like_the_store() {
         ("MarkUpgrading", Phase::Upgrading),
         ("MarkUpdating", Phase::Updating),
         ("MarkRunning", Phase::Running),
-        ("MarkFailed", Phase::Failed),
+        ("MarkDegraded", Phase::Degraded),
     ] {
         let expr = update_expression(&states, state);
         let (sets, removes) = schema::condition_clauses(phase);
@@ -74,7 +74,7 @@ fn every_work_state_heartbeats_and_every_failure_path_ends_failed() {
         assert!(states[state]["HeartbeatSeconds"].is_number(), "{state}");
         let catch = &states[state]["Catch"][0];
         assert_eq!(catch["ErrorEquals"][0], "States.ALL");
-        assert_eq!(catch["Next"], "MarkFailed");
+        assert_eq!(catch["Next"], "MarkDegraded");
     }
     assert_eq!(states["FailExecution"]["Type"], "Fail");
 }

@@ -72,7 +72,7 @@ async fn every_record_delivered_one_two_or_five_times_starts_exactly_one_executi
         .ctx
         .store
         .clusters()
-        .mark_failed_if_progressing(&input, "Test", "a status-only write")
+        .mark_degraded_if_progressing(&input, "Test", "a status-only write")
         .await
         .unwrap());
     let records = stream_records(&lc).await;

@@ -166,7 +166,7 @@ async fn the_etag_of_a_deleted_incarnation_never_matches_the_recreated_one() {
         StatusCode::NO_CONTENT
     );
     let deleting = app.req(M::GET, &app.cluster("prod")).send().await;
-    assert_eq!(deleting.body["status"]["phase"], "Deleting");
+    assert_eq!(deleting.body["status"]["phase"], "Terminating");
     etags.push(deleting.etag());
     let tenant = kupe_shared::domain::names::TenantName::parse(&app.tenant).unwrap();
     let name = kupe_shared::domain::names::ClusterName::parse("prod").unwrap();

@@ -175,7 +175,7 @@ async fn delete_tears_down_to_404_once_and_the_name_can_be_reused() {
             .status,
         StatusCode::NO_CONTENT
     );
-    lc.wait_for("prod", 10, |c| phase(c) == "Deleting").await;
+    lc.wait_for("prod", 10, |c| phase(c) == "Terminating").await;
     assert_eq!(
         lc.app
             .req(M::DELETE, &lc.app.cluster("prod"))
@@ -201,7 +201,7 @@ async fn delete_tears_down_to_404_once_and_the_name_can_be_reused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_provider_failure_in_provisioning_or_teardown_ends_in_failed() {
+async fn a_provider_failure_in_provisioning_or_teardown_ends_in_degraded() {
     use kupe_shared::{provider::simulated::Rule, workflow::Action};
     let lc = LifecycleApp::spawn(|c| {
         c.fail = vec![
@@ -219,7 +219,7 @@ async fn a_provider_failure_in_provisioning_or_teardown_ends_in_failed() {
     create(&lc, "bad-create", "1.32").await;
     create(&lc, "bad-delete", "1.32").await;
     let failed = lc
-        .wait_for("bad-create", 30, |c| phase(c) == "Failed")
+        .wait_for("bad-create", 30, |c| phase(c) == "Degraded")
         .await;
     let degraded = &failed["status"]["conditions"][2];
     assert_eq!(degraded["status"], "True");
@@ -237,7 +237,7 @@ async fn a_provider_failure_in_provisioning_or_teardown_ends_in_failed() {
         .send()
         .await;
     let failed = lc
-        .wait_for("bad-delete", 30, |c| phase(c) == "Failed")
+        .wait_for("bad-delete", 30, |c| phase(c) == "Degraded")
         .await;
     assert_eq!(failed["status"]["conditions"][2]["reason"], "ProviderError");
     // no execution is left running
@@ -249,7 +249,7 @@ async fn a_provider_failure_in_provisioning_or_teardown_ends_in_failed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_cluster_failed_by_a_step_recovers_with_a_later_patch() {
+async fn a_cluster_degraded_by_a_step_recovers_with_a_later_patch() {
     use kupe_shared::{provider::simulated::Rule, workflow::Action};
     // resizing "flaky" always fails; upgrading it works
     let lc = LifecycleApp::spawn(|c| {
@@ -262,11 +262,11 @@ async fn a_cluster_failed_by_a_step_recovers_with_a_later_patch() {
     create(&lc, "flaky", "1.31").await;
     lc.wait_for("flaky", 30, done).await;
     patch(&lc, "flaky", json!({"resources": {"cpu": "6"}})).await;
-    let failed = lc.wait_for("flaky", 30, |c| phase(c) == "Failed").await;
+    let failed = lc.wait_for("flaky", 30, |c| phase(c) == "Degraded").await;
     assert_eq!(failed["status"]["observedGeneration"], 1);
     assert_eq!(
         failed["status"]["conditions"][0]["status"], "False",
-        "not Ready once Failed"
+        "not Ready once Degraded"
     );
     patch(&lc, "flaky", json!({"version": "1.32"})).await;
     let c = lc.wait_for("flaky", 30, done).await;
@@ -279,7 +279,7 @@ async fn a_cluster_failed_by_a_step_recovers_with_a_later_patch() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_provider_that_stops_heartbeating_fails_within_the_heartbeat_timeout() {
+async fn a_provider_that_stops_heartbeating_is_degraded_within_the_heartbeat_timeout() {
     use kupe_shared::{provider::simulated::Rule, workflow::Action};
     let lc = LifecycleApp::spawn_with(
         kupe_local::stack::Timings {
@@ -296,7 +296,7 @@ async fn a_provider_that_stops_heartbeating_fails_within_the_heartbeat_timeout()
     .await;
     let started = std::time::Instant::now();
     create(&lc, "silent", "1.32").await;
-    let failed = lc.wait_for("silent", 30, |c| phase(c) == "Failed").await;
+    let failed = lc.wait_for("silent", 30, |c| phase(c) == "Degraded").await;
     assert!(
         started.elapsed().as_secs() < 20,
         "heartbeat 3 s, took {:?}",
@@ -309,7 +309,7 @@ async fn a_provider_that_stops_heartbeating_fails_within_the_heartbeat_timeout()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn an_execution_stopped_from_outside_leaves_the_cluster_failed_via_the_reconciler() {
+async fn an_execution_stopped_from_outside_leaves_the_cluster_degraded_via_the_reconciler() {
     use kupe_shared::{provider::simulated::Rule, workflow::Action};
     let lc = LifecycleApp::spawn_with(
         kupe_local::stack::Timings {
@@ -348,7 +348,7 @@ async fn an_execution_stopped_from_outside_leaves_the_cluster_failed_via_the_rec
         .send()
         .await
         .unwrap();
-    let failed = lc.wait_for("stuck", 30, |c| phase(c) == "Failed").await;
+    let failed = lc.wait_for("stuck", 30, |c| phase(c) == "Degraded").await;
     assert_eq!(
         failed["status"]["conditions"][2]["reason"],
         "ExecutionAborted"

@@ -100,5 +100,22 @@ async fn the_cluster_the_api_returns_has_exactly_the_documented_fields() {
         .send()
         .await
         .body;
-    assert_eq!(keys(&err), schema_props(&spec, "Error"));
+    let required: std::collections::BTreeSet<String> = spec["components"]["schemas"]["Error"]
+        ["required"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(keys(&err), required, "a 404 names no field");
+    let bad = app
+        .req(kupe_tests::M::POST, &app.clusters())
+        .json(serde_json::json!({"name": "ok", "displayName": "D", "type": "shared", "resources": {"cpu": "0"}}))
+        .send()
+        .await
+        .body;
+    assert_eq!(keys(&bad), schema_props(&spec, "Error"));
+    assert_eq!(bad["field"], "resources.cpu");
+    assert_eq!(bad["code"], "ValidationFailed");
+    assert_eq!(bad["message"], bad["error"]);
 }

@@ -126,7 +126,7 @@ async fn patch_of_a_missing_cluster_is_404() {
 }
 
 #[tokio::test]
-async fn delete_moves_to_deleting_and_a_repeat_is_204_without_a_new_generation() {
+async fn delete_moves_to_terminating_and_a_repeat_is_204_without_a_new_generation() {
     let app = TestApp::spawn().await;
     app.create("prod").await;
     let r = app.req(M::DELETE, &app.cluster("prod")).send().await;
@@ -138,7 +138,7 @@ async fn delete_moves_to_deleting_and_a_repeat_is_204_without_a_new_generation()
         StatusCode::OK,
         "GET keeps returning the cluster until teardown ends"
     );
-    assert_eq!(got.body["status"]["phase"], "Deleting");
+    assert_eq!(got.body["status"]["phase"], "Terminating");
     assert_eq!(
         got.body["generation"], 2,
         "delete bumps generation: it starts the teardown"
@@ -162,7 +162,7 @@ async fn delete_moves_to_deleting_and_a_repeat_is_204_without_a_new_generation()
 }
 
 #[tokio::test]
-async fn patch_while_deleting_is_409_and_create_of_the_name_is_409() {
+async fn patch_while_terminating_is_409_and_create_of_the_name_is_409() {
     let app = TestApp::spawn().await;
     app.create("prod").await;
     app.req(M::DELETE, &app.cluster("prod")).send().await;

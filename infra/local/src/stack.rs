@@ -17,7 +17,7 @@ pub struct Workers {
     pub dispatcher: Dispatcher,
     /// Queue → provider steps.
     pub provisioner: Provisioner<Simulated>,
-    /// Dead executions → `Failed`.
+    /// Dead executions → `Degraded`.
     pub reconciler: Reconciler,
 }
 

@@ -117,7 +117,7 @@ fn over_quota(plan: &Plan) -> ApiError {
 }
 
 fn exists(c: &Cluster) -> ApiError {
-    if c.status.phase == Phase::Deleting {
+    if c.status.phase == Phase::Terminating {
         return ApiError::conflict(format!(
             "Cluster {} is still being deleted; create it again once it is gone",
             c.name
@@ -281,7 +281,7 @@ impl UseCase for UpdateCluster {
             let if_match = again(&self.if_match)?.as_ref();
             let current = live(session.take_cluster()?).ok_or_else(|| not_found(name))?;
             let spec = current.patched_spec(patch, plan)?;
-            if current.status.phase == Phase::Deleting {
+            if current.status.phase == Phase::Terminating {
                 return Err(ApiError::conflict(format!(
                     "Cluster {name} is being deleted"
                 )));
@@ -328,9 +328,9 @@ impl UseCase for DeleteCluster {
             let name = again(&self.name)?;
             let if_match = again(&self.if_match)?.as_ref();
             let current = live(session.take_cluster()?).ok_or_else(|| not_found(name))?;
-            // Already deleting: the DELETE is in effect. Answering 204 even to a stale If-Match
-            // keeps a client's retry of a DELETE whose reply was lost from seeing 412.
-            if current.status.phase == Phase::Deleting {
+            // Already terminating: the DELETE is in effect. Answering 204 even to a stale
+            // If-Match keeps a client's retry of a DELETE whose reply was lost from seeing 412.
+            if current.status.phase == Phase::Terminating {
                 return session.close(ctx, deleted()).await;
             }
             if if_match.is_some_and(|p| !p.matches_strong(current.resource_version)) {
@@ -342,7 +342,7 @@ impl UseCase for DeleteCluster {
                 resource_version: ResourceVersion(current.resource_version.0 + 1),
                 updated_at: now,
                 status: Status {
-                    phase: Phase::Deleting,
+                    phase: Phase::Terminating,
                     reason: Some("DeleteRequested".into()),
                     message: Some("Waiting for the teardown workflow".into()),
                     ..current.status.clone()
@@ -359,7 +359,7 @@ impl UseCase for DeleteCluster {
                     return session.close(ctx, deleted()).await
                 }
                 Outcome::Absent => return Err(not_found(name)),
-                Outcome::Conflict(c) if c.status.phase == Phase::Deleting => {
+                Outcome::Conflict(c) if c.status.phase == Phase::Terminating => {
                     return session.close(ctx, deleted()).await
                 }
                 Outcome::Conflict(_) if names_tags(if_match) => {

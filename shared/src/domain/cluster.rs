@@ -333,7 +333,7 @@ mod tests {
     #[test]
     fn conditions_follow_the_phase_one_per_type() {
         let failed = Status {
-            phase: Phase::Failed,
+            phase: Phase::Degraded,
             ..Status::pending("t0")
         };
         let conds = failed.conditions();

@@ -2,8 +2,14 @@
 
 use serde::Serialize;
 
-/// Where a cluster is in its life. `Deleted` is internal: the tombstone a finished teardown
-/// leaves so that `resourceVersion` keeps counting up if the name is created again.
+/// Where a cluster is in its life, in the vocabulary of Kupe's clients. `Deleted` is internal:
+/// the tombstone a finished teardown leaves so that `resourceVersion` keeps counting up if the
+/// name is created again.
+///
+/// Until this release the store wrote `Deleting` and `Failed`; both still read (as
+/// [`Phase::Terminating`] and [`Phase::Degraded`]) and every condition that names a phase also
+/// admits its old spelling, so items written before, and executions started before, finish
+/// under the new code. Only the new spellings are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Phase {
     /// Accepted, no workflow has picked it up yet.
@@ -17,9 +23,9 @@ pub enum Phase {
     /// A resources or alerts change is rolling out.
     Updating,
     /// Teardown is running; the cluster disappears when it ends.
-    Deleting,
-    /// The workflow gave up; a condition says why and a later PATCH retries.
-    Failed,
+    Terminating,
+    /// The workflow gave up; the `Degraded` condition says why and a later PATCH retries.
+    Degraded,
     /// Internal tombstone of a deleted cluster: never shown, reads as 404.
     Deleted,
 }
@@ -33,27 +39,39 @@ impl Phase {
             Phase::Running => "Running",
             Phase::Upgrading => "Upgrading",
             Phase::Updating => "Updating",
-            Phase::Deleting => "Deleting",
-            Phase::Failed => "Failed",
+            Phase::Terminating => "Terminating",
+            Phase::Degraded => "Degraded",
             Phase::Deleted => "Deleted",
         }
     }
 
-    /// Parses a stored phase.
-    pub fn parse(s: &str) -> Option<Phase> {
-        [
-            Phase::Pending,
-            Phase::Provisioning,
-            Phase::Running,
-            Phase::Upgrading,
-            Phase::Updating,
-            Phase::Deleting,
-            Phase::Failed,
-            Phase::Deleted,
-        ]
-        .into_iter()
-        .find(|p| p.as_str() == s)
+    /// The spelling stores written before this release, for the phases that were renamed.
+    pub fn legacy(self) -> Option<&'static str> {
+        match self {
+            Phase::Terminating => Some("Deleting"),
+            Phase::Degraded => Some("Failed"),
+            _ => None,
+        }
     }
+
+    /// Parses a stored phase, old spellings included.
+    pub fn parse(s: &str) -> Option<Phase> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s || p.legacy() == Some(s))
+    }
+
+    /// Every phase.
+    pub const ALL: [Phase; 8] = [
+        Phase::Pending,
+        Phase::Provisioning,
+        Phase::Running,
+        Phase::Upgrading,
+        Phase::Updating,
+        Phase::Terminating,
+        Phase::Degraded,
+        Phase::Deleted,
+    ];
 
     /// The truth of each condition in this phase. `Ready` holds while the cluster serves
     /// (a rolling upgrade or update keeps serving), `Progressing` while a rollout or teardown
@@ -65,7 +83,7 @@ impl Phase {
                 matches!(self, Phase::Running | Phase::Upgrading | Phase::Updating),
             ),
             (ConditionType::Progressing, self.is_progressing()),
-            (ConditionType::Degraded, self == Phase::Failed),
+            (ConditionType::Degraded, self == Phase::Degraded),
         ]
     }
 
@@ -77,7 +95,7 @@ impl Phase {
                 | Phase::Provisioning
                 | Phase::Upgrading
                 | Phase::Updating
-                | Phase::Deleting
+                | Phase::Terminating
         )
     }
 }

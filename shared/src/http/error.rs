@@ -34,8 +34,12 @@ pub enum Code {
     RateLimited,
     /// 500.
     InternalError,
+    /// 501: a route Kupe documents that this server does not serve yet.
+    NotImplemented,
     /// 503: the resource is not ready yet.
     NotReady,
+    /// 503, with `Retry-After`: the store is throttling.
+    Throttled,
 }
 
 impl Code {
@@ -53,7 +57,8 @@ impl Code {
             Code::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Code::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
-            Code::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+            Code::NotImplemented => StatusCode::NOT_IMPLEMENTED,
+            Code::NotReady | Code::Throttled => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -73,7 +78,9 @@ impl Code {
             Code::PreconditionFailed => "PreconditionFailed",
             Code::RateLimited => "RateLimited",
             Code::InternalError => "InternalError",
+            Code::NotImplemented => "NotImplemented",
             Code::NotReady => "NotReady",
+            Code::Throttled => "Throttled",
         }
     }
 }
@@ -132,9 +139,18 @@ impl ApiError {
         self.retry_after
     }
 
-    /// The JSON body of this error.
+    /// The JSON body of this error: `{error, code, message, field?}`. `error` and `message` hold
+    /// the same text, for clients that read either.
     pub fn body(&self) -> serde_json::Value {
-        serde_json::json!({ "error": self.message })
+        let mut body = serde_json::json!({
+            "error": self.message,
+            "code": self.code.as_str(),
+            "message": self.message,
+        });
+        if let Some(field) = &self.field {
+            body["field"] = serde_json::json!(field);
+        }
+        body
     }
 
     /// 400.
@@ -223,8 +239,11 @@ mod tests {
         assert_eq!(ApiError::rate_limited(3).retry_after(), Some(3));
         assert_eq!(
             ApiError::internal().body(),
-            serde_json::json!({"error": "Internal server error"})
+            serde_json::json!({"error": "Internal server error", "code": "InternalError",
+                "message": "Internal server error"})
         );
+        let at = ApiError::invalid("resources.cpu must be greater than 0").at("resources.cpu");
+        assert_eq!(at.body()["field"], "resources.cpu");
         assert_eq!(Code::NotReady.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
 }

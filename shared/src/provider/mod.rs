@@ -35,7 +35,7 @@ pub enum StepOutcome {
     NoReply,
 }
 
-/// A provider failure the workflow should see (it ends the rollout in `Failed`).
+/// A provider failure the workflow should see (it ends the rollout in `Degraded`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct ProviderError(pub String);

@@ -1,6 +1,6 @@
 //! The cluster aggregate: create (with its quota slot, in one transaction), read, list, the
 //! API's two conditional writes (a spec change, the start of a deletion), and the reconciler's
-//! `Failed` write. The workflow's own status writes are the state machine's (the same
+//! `Degraded` write. The workflow's own status writes are the state machine's (the same
 //! conditions, pinned by a test).
 
 use super::{
@@ -185,7 +185,7 @@ impl Clusters<'_> {
         self.update(next, update, values, token).await
     }
 
-    /// Moves a cluster to `Deleting` (bumping generation, which starts the teardown) if it is
+    /// Moves a cluster to `Terminating` (bumping generation, which starts the teardown) if it is
     /// still at `expected`.
     ///
     /// # Errors
@@ -218,27 +218,27 @@ impl Clusters<'_> {
         self.update(next, &update, values, token).await
     }
 
-    /// Marks a cluster `Failed` after its workflow died, if that workflow's generation is still
-    /// the current one and its rollout was still in progress. Returns whether it wrote.
+    /// Marks a cluster `Degraded` after its workflow died, if that workflow's generation is
+    /// still the current one and its rollout was still in progress. Returns whether it wrote.
     ///
     /// # Errors
     /// [`StoreError`] on DynamoDB failure.
-    pub async fn mark_failed_if_progressing(
+    pub async fn mark_degraded_if_progressing(
         &self,
         input: &ExecutionInput,
         reason: &str,
         message: &str,
     ) -> Result<bool, StoreError> {
         let now = crate::domain::now_rfc3339();
-        let (sets, removes) = condition_clauses(Phase::Failed);
+        let (sets, removes) = condition_clauses(Phase::Degraded);
         let update = format!(
-            "SET #phase = :failed, #reason = :reason, #message = :message, #updated = :now, \
+            "SET #phase = :degraded, #reason = :reason, #message = :message, #updated = :now, \
              #rv = #rv + :one, {} REMOVE {}",
             sets.join(", "),
             removes.join(", ")
         );
         let mut values = Values::from([
-            (":failed".to_string(), s(Phase::Failed.as_str())),
+            (":degraded".to_string(), s(Phase::Degraded.as_str())),
             (":reason".into(), s(reason)),
             (":message".into(), s(message)),
             (":now".into(), s(&now)),
@@ -251,10 +251,11 @@ impl Clusters<'_> {
             Phase::Provisioning,
             Phase::Upgrading,
             Phase::Updating,
-            Phase::Deleting,
+            Phase::Terminating,
         ] {
             values.insert(format!(":{}", p.as_str().to_lowercase()), s(p.as_str()));
         }
+        values.insert(":deleting".into(), s("Deleting"));
         let key = key(tenant_pk(&input.tenant), cluster_sk(&input.name));
         let write = self.store.update(key, &update, COND_DEAD_EXECUTION, values);
         Ok(self.store.write(write, None).await?.landed())
@@ -327,7 +328,8 @@ impl Clusters<'_> {
         };
         let values = Values::from([
             (":deleted".to_string(), s(Phase::Deleted.as_str())),
-            (":deleting".into(), s(Phase::Deleting.as_str())),
+            (":terminating".into(), s(Phase::Terminating.as_str())),
+            (":deleting".into(), s("Deleting")),
             (":one".into(), n(1)),
             (":gen".into(), n(generation)),
             (":inc".into(), n(current.incarnation)),

@@ -360,7 +360,9 @@ mod tests {
         for c in [
             ClusterBuilder::new("prod").build(),
             ClusterBuilder::new("prod").running().build(),
-            ClusterBuilder::new("prod").failed("ProviderError").build(),
+            ClusterBuilder::new("prod")
+                .degraded("ProviderError")
+                .build(),
         ] {
             let item = to_item(&ClusterItem::from(&c)).unwrap();
             assert_eq!(StoredCluster::from_item(item).unwrap().live(), Some(c));

@@ -228,7 +228,7 @@ pub fn condition_clauses(phase: crate::domain::phase::Phase) -> (Vec<String>, Ve
 pub const COND_NEW_ITEM: &str = "attribute_not_exists(#pk)";
 
 /// Re-create a cluster over the tombstone the request read. Admits only that tombstone at that
-/// version: a live cluster, one still `Deleting`, or a tombstone that moved on is refused.
+/// version: a live cluster, one still `Terminating`, or a tombstone that moved on is refused.
 pub const COND_CREATE_OVER_TOMBSTONE: &str = "#phase = :deleted AND #rv = :old_rv";
 
 /// Claim a quota slot on the tenant. Admits an existing tenant whose `members` set has room, or
@@ -264,16 +264,19 @@ pub const RETIRE_UPDATE: &str = "SET #phase = :deleted, #rv = #rv + :one REMOVE 
      #degradedTrueAt, #degradedFalseAt, #token, #inc, #endpoint, #k8s, #metrics, #ca, #reason, \
      #message";
 
-/// Turn a finished teardown into a tombstone. Admits only the `Deleting` cluster of the
-/// generation and incarnation the teardown served: a re-created cluster (a new incarnation,
-/// whose generations start again at 1) or a cluster not deleting is left alone.
-pub const COND_FINISH_DELETION: &str = "#phase = :deleting AND #gen = :gen AND #inc = :inc";
+/// Turn a finished teardown into a tombstone. Admits only the `Terminating` cluster (or, written
+/// before the rename, `Deleting`) of the generation and incarnation the teardown served: a
+/// re-created cluster (a new incarnation, whose generations start again at 1) or a cluster not
+/// terminating is left alone.
+pub const COND_FINISH_DELETION: &str =
+    "#phase IN (:terminating, :deleting) AND #gen = :gen AND #inc = :inc";
 
-/// The reconciler's `Failed` write. Admits only the generation and incarnation the dead
-/// execution served, and only while that rollout was still in progress: a newer generation, a
-/// finished rollout (`Running`) or the workflow's own `Failed` write are left alone.
+/// The reconciler's `Degraded` write. Admits only the generation and incarnation the dead
+/// execution served, and only while that rollout was still in progress (`:deleting` is the old
+/// spelling of `Terminating`): a newer generation, a finished rollout (`Running`) or the
+/// workflow's own `Degraded` write are left alone.
 pub const COND_DEAD_EXECUTION: &str = "#gen = :gen AND #inc = :inc AND #phase IN \
-     (:pending, :provisioning, :upgrading, :updating, :deleting)";
+     (:pending, :provisioning, :upgrading, :updating, :terminating, :deleting)";
 
 /// Move a tenant to another plan; revoke a key by id. Admits only an existing item.
 pub const COND_ITEM_EXISTS: &str = "attribute_exists(#pk)";

@@ -152,7 +152,10 @@ mod tests {
         assert_eq!((input.generation, input.action), (2, Action::Update));
         assert_eq!(input.from_phase, "Running");
         assert!(execution_for(&image(&before), &image(&before)).is_none());
-        let deleting = ClusterBuilder::new("prod").deleting().generation(2).build();
+        let deleting = ClusterBuilder::new("prod")
+            .terminating()
+            .generation(2)
+            .build();
         let input = execution_for(&image(&deleting), &image(&before)).unwrap();
         assert_eq!(input.action, Action::Delete);
         let created = ClusterBuilder::new("prod").build();

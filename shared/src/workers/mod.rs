@@ -1,7 +1,7 @@
 //! The workers behind the event sources, one module each: the [`dispatcher`] (table stream →
 //! one execution per generation), the [`provisioner`] (task-token messages → one provider step →
 //! `SendTask*`), the [`reconciler`] (executions that died where their own `Catch` could not see
-//! → `Failed`). Each is a struct holding what it needs, built once per container from its own
+//! → `Degraded`). Each is a struct holding what it needs, built once per container from its own
 //! configuration, with a `handle(event)` method the Lambda and the local stack both call.
 
 pub mod dispatcher;

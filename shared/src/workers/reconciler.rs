@@ -1,7 +1,7 @@
 //! The reconciler: an execution that failed, timed out or was aborted where its own `Catch`
-//! could not see (stopped from outside, execution timeout) leaves its cluster `Failed` instead of
-//! stuck in a progressing phase, unless a newer generation or the workflow's own `Failed` write
-//! got there first.
+//! could not see (stopped from outside, execution timeout) leaves its cluster `Degraded` instead
+//! of stuck in a progressing phase, unless a newer generation or the workflow's own `Degraded`
+//! write got there first.
 
 use crate::{
     config::{required, sdk_config, ConfigError},
@@ -10,7 +10,7 @@ use crate::{
 };
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 
-/// Execution statuses that end a workflow without its own `Failed` write.
+/// Execution statuses that end a workflow without its own `Degraded` write.
 pub const DEAD_STATUSES: [&str; 3] = ["FAILED", "TIMED_OUT", "ABORTED"];
 
 /// The reconciler and what it needs.
@@ -39,7 +39,7 @@ impl Reconciler {
     }
 
     /// Handles one "Step Functions Execution Status Change" event; returns whether it marked a
-    /// cluster `Failed`.
+    /// cluster `Degraded`.
     ///
     /// # Errors
     /// A store failure (EventBridge retries the event).
@@ -68,7 +68,7 @@ impl Reconciler {
         );
         self.store
             .clusters()
-            .mark_failed_if_progressing(&input, reason, &message)
+            .mark_degraded_if_progressing(&input, reason, &message)
             .await
     }
 }
