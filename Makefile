@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: test fmt-check clippy lint-contracts sam-check venv run bench clean
+.PHONY: test fmt-check clippy lint-contracts sam-check venv run bench bench-emulator soak fuzz clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: infra/emulator/requirements.txt infra/lint-requirements.txt
@@ -34,6 +34,10 @@ lint-contracts: venv
 	$(VENV)/bin/cfn-lint template.yaml
 	$(PY) -c "import yaml; from openapi_spec_validator import validate; validate(yaml.safe_load(open('infra/openapi.yaml'))); print('infra/openapi.yaml: valid OpenAPI 3.0')"
 
+## fuzz: schemathesis (all phases, stateful included) over infra/openapi.yaml against the local stack
+fuzz: venv
+	infra/fuzz/run.sh
+
 fmt-check:
 	$(CARGO) fmt --all -- --check
 
@@ -46,3 +50,12 @@ clean:
 ## bench: lifecycle figures on the emulator (quoted in the README)
 bench: venv
 	infra/emulator/with-emulator.sh $(CARGO) run --quiet -p kupe-tests --example lifecycle_bench
+
+## bench-emulator: PATCH/s, GET/s, create latency at 5 and 5,000 clusters, emulator RSS (bench/emulator.md)
+bench-emulator: venv
+	infra/emulator/with-emulator.sh $(CARGO) run --quiet -p kupe-tests --example emulator_bench
+
+## soak: N lifecycles + M GET/PATCH-If-Match clients against the local stack for T minutes
+## (about 10 min by default; larger: make soak SOAK_ARGS="--lifecycles 8 --clients 8 --minutes 20")
+soak: venv
+	python3 bench/soak.py $(SOAK_ARGS)

@@ -1,14 +1,15 @@
 //! Onboarding, for the operator tool `kupe-admin` and the local stack's dev seed: create a
-//! tenant, issue an API key. The same table and code paths the API uses.
+//! tenant, issue an API key, add a member (operators seed a tenant's first admin). The same table and code paths the API uses.
 
 use crate::{
     domain::{
         apikey::{KeyId, RawKey, Role},
-        names::TenantName,
+        member::{Email, Member},
+        names::{DisplayName, TenantName},
         now_rfc3339,
         plan::Plan,
     },
-    store::{ApiKeyRecord, Store, StoreError, TenantRecord},
+    store::{members::MemberWrite, ApiKeyRecord, Store, StoreError, TenantRecord},
 };
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
@@ -29,7 +30,8 @@ pub enum AdminError {
     Store(#[from] StoreError),
 }
 
-/// Creates a tenant on a plan (the default plan when `None`).
+/// Creates a tenant on a plan (the default plan when `None`), displayed under its own name,
+/// without a contact address.
 ///
 /// # Errors
 /// [`AdminError`] for a bad name or plan, an existing tenant, or a store failure.
@@ -38,19 +40,62 @@ pub async fn create_tenant(
     name: &str,
     plan: Option<&str>,
 ) -> Result<TenantRecord, AdminError> {
-    let name = TenantName::parse(name).map_err(|e| AdminError::Invalid(e.to_string()))?;
-    let plan = match plan {
+    let new = NewTenant {
+        name,
+        plan,
+        display_name: None,
+        contact_email: None,
+    };
+    create_tenant_with(store, &new).await
+}
+
+/// Options of a new tenant.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NewTenant<'a> {
+    /// Tenant name (an RFC 1123 label).
+    pub name: &'a str,
+    /// Plan; the default plan when `None`.
+    pub plan: Option<&'a str>,
+    /// Display name; the tenant name when `None`.
+    pub display_name: Option<&'a str>,
+    /// Contact address.
+    pub contact_email: Option<&'a str>,
+}
+
+/// Creates a tenant.
+///
+/// # Errors
+/// [`AdminError`] for a bad name, plan, display name or address, an existing tenant, or a store
+/// failure.
+pub async fn create_tenant_with(
+    store: &Store,
+    new: &NewTenant<'_>,
+) -> Result<TenantRecord, AdminError> {
+    let name = TenantName::parse(new.name).map_err(|e| AdminError::Invalid(e.to_string()))?;
+    let plan = match new.plan {
         None => Plan::default_plan(),
         Some(p) => Plan::by_name(p).ok_or_else(|| {
             AdminError::Invalid(format!("unknown plan {p} (plans: {})", Plan::names()))
         })?,
     };
-    let record = TenantRecord {
-        name: name.to_string(),
-        plan: plan.name.to_string(),
-        created_at: now_rfc3339(),
-        members: Vec::new(),
-    };
+    let mut record = TenantRecord::new(name.as_str(), plan.name, &now_rfc3339());
+    if let Some(d) = new.display_name {
+        let d = DisplayName::parse(d).map_err(|e| AdminError::Invalid(e.to_string()))?;
+        record.display_name = Some(d.as_str().to_string());
+    }
+    if let Some(e) = new.contact_email {
+        let e = e.trim();
+        let plausible = e.len() <= 254
+            && e.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty() && domain.contains('.') && !e.contains(char::is_whitespace)
+            });
+        if !plausible {
+            return Err(AdminError::Invalid(format!(
+                "contact email {e} is not an email address"
+            )));
+        }
+        record.contact_email = Some(e.to_string());
+    }
     if !store.tenants().create(&record).await? {
         return Err(AdminError::TenantExists(record.name));
     }
@@ -163,4 +208,45 @@ pub async fn set_plan(store: &Store, tenant: &str, plan: &str) -> Result<(), Adm
         return Err(AdminError::NoSuchTenant(tenant.to_string()));
     }
     Ok(())
+}
+
+/// Adds a member to a tenant (the same transaction as `POST /tenants/{tenant}/members`: the
+/// member item and the tenant's version together). Operators seed a tenant's first admin so.
+///
+/// # Errors
+/// [`AdminError`] for a bad email or role, a missing or terminating tenant, a member that
+/// exists, or a store failure.
+pub async fn add_member(
+    store: &Store,
+    tenant: &str,
+    email: &str,
+    role: &str,
+) -> Result<Member, AdminError> {
+    let name = TenantName::parse(tenant).map_err(|e| AdminError::Invalid(e.to_string()))?;
+    let email = Email::parse(email).map_err(|e| AdminError::Invalid(e.to_string()))?;
+    let role = Role::parse(role).ok_or_else(|| {
+        AdminError::Invalid(format!("role must be admin or readonly, not {role}"))
+    })?;
+    let created_at = now_rfc3339();
+    let token = uuid::Uuid::new_v4().to_string();
+    let written = store
+        .members()
+        .add(&name, &email, role, &created_at, None, &token)
+        .await?;
+    match written {
+        MemberWrite::Written => Ok(Member {
+            email: email.to_string(),
+            role,
+            created_at,
+        }),
+        MemberWrite::Exists => Err(AdminError::Invalid(format!(
+            "{email} is already a member of tenant {tenant}"
+        ))),
+        MemberWrite::TenantTerminating => Err(AdminError::Invalid(format!(
+            "tenant {tenant} is being deleted"
+        ))),
+        MemberWrite::TenantGone | MemberWrite::NotFound | MemberWrite::TenantChanged => {
+            Err(AdminError::NoSuchTenant(tenant.to_string()))
+        }
+    }
 }

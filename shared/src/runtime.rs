@@ -49,7 +49,16 @@ pub async fn run_provisioner() -> Result<(), Error> {
     let provisioner = Box::leak(Box::new(Provisioner::from_env().await?));
     let provisioner: &'static _ = provisioner;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
-        Ok::<_, Error>(provisioner.handle(event.payload).await)
+        // Finish (or give up on) every record 2 s before the function times out, so the batch
+        // response reports each record instead of the timeout failing all of them.
+        let left = event
+            .context
+            .deadline()
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default()
+            .saturating_sub(std::time::Duration::from_secs(2));
+        let deadline = tokio::time::Instant::now() + left;
+        Ok::<_, Error>(provisioner.handle_until(event.payload, deadline).await)
     }))
     .await
 }
@@ -65,5 +74,25 @@ pub async fn run_reconciler() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
         Ok::<_, Error>(reconciler.handle(event.payload).await?)
     }))
+    .await
+}
+
+/// Runs the function that answers every route Kupe documents but this server does not serve
+/// yet ([`crate::routes::NOT_SERVED`]): 501 `NotImplemented`. It needs no configuration and
+/// touches no AWS service.
+///
+/// # Errors
+/// When the runtime stops.
+pub async fn run_not_served() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    lambda_http::run(lambda_http::service_fn(
+        |req: lambda_http::Request| async move {
+            let incoming = crate::http::Incoming::read(req, "");
+            Ok::<_, Infallible>(crate::http::render(
+                Err(crate::routes::not_served()),
+                incoming.request_id(),
+            ))
+        },
+    ))
     .await
 }

@@ -41,6 +41,7 @@ impl ClusterBuilder {
                     storage: q("50Gi"),
                 },
                 alerts: serde_json::Map::new(),
+                high_availability: false,
             },
             generation: 1,
             resource_version: ResourceVersion(1),
@@ -49,8 +50,16 @@ impl ClusterBuilder {
             updated_at: now.into(),
             status: Status::pending(now),
             write_token: Some("fixture".into()),
+            ha_since_generation: None,
         };
         Self { cluster }
+    }
+
+    /// With a highly available control plane, wanted since `generation`.
+    pub fn high_availability(mut self, since_generation: u64) -> Self {
+        self.cluster.spec.high_availability = true;
+        self.cluster.ha_since_generation = Some(since_generation);
+        self
     }
 
     /// In another tenant.

@@ -15,6 +15,8 @@ pub enum Action {
     Upgrade,
     /// A resources or alerts change (`Updating`).
     Update,
+    /// Turning on high availability: three control-plane replicas (`Migrating`).
+    Migrate,
     /// Teardown (`Terminating`).
     Delete,
 }
@@ -36,6 +38,33 @@ pub struct ExecutionInput {
     /// The phase before the change that started this execution (the old stream image's; empty
     /// for a new cluster). A teardown reports it as the `Terminating` event's old phase.
     pub from_phase: String,
+    /// For a teardown: what the `ReleaseSlot` state gives back to the tenant's pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_release: Option<PoolRelease>,
+}
+
+/// A cluster's resources negated, in exact units, as the decimal strings DynamoDB's `N` takes:
+/// the state machine's `ReleaseSlot` adds them to the tenant's `allocated*` counters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolRelease {
+    /// Millicores, negated.
+    pub cpu: String,
+    /// Bytes, negated.
+    pub memory: String,
+    /// Bytes, negated.
+    pub storage: String,
+}
+
+impl PoolRelease {
+    /// Giving back `held`.
+    pub fn of(held: &crate::domain::pool::Allocation) -> Self {
+        let back = held.negated();
+        PoolRelease {
+            cpu: back.cpu.to_string(),
+            memory: back.memory.to_string(),
+            storage: back.storage.to_string(),
+        }
+    }
 }
 
 /// The longest execution name Step Functions accepts.
@@ -89,6 +118,10 @@ pub struct TaskMessage {
     pub action: Action,
     /// The step.
     pub step: Step,
+    /// The task's `HeartbeatSeconds`: the provisioner heartbeats well within it while a provider
+    /// call runs (absent in messages from before it was added: then a default applies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_seconds: Option<u64>,
 }
 
 /// What the provisioner answers a task with (`SendTaskSuccess` output).
@@ -124,6 +157,8 @@ pub struct ImageFacts<'a> {
     pub version: &'a str,
     /// Running patch, `v1.32.6`, if any.
     pub kubernetes_version: Option<&'a str>,
+    /// The generation that turned high availability on, if it is on.
+    pub ha_since_generation: Option<u64>,
 }
 
 /// The action a new generation calls for.
@@ -141,6 +176,8 @@ pub fn action_for(new: &ImageFacts<'_>) -> Action {
         _ if new.observed_generation == 0 => Action::Provision,
         None => Action::Provision,
         Some(minor) if minor != new.version => Action::Upgrade,
+        // HA not yet observed by a finished rollout: this one migrates the control plane.
+        Some(_) if new.ha_since_generation > Some(new.observed_generation) => Action::Migrate,
         Some(_) => Action::Update,
     }
 }
@@ -191,7 +228,14 @@ mod tests {
             observed_generation: observed,
             version,
             kubernetes_version: running,
+            ha_since_generation: None,
         };
+        let ha = |since| ImageFacts {
+            ha_since_generation: Some(since),
+            ..facts("Running", 3, "1.32", Some("v1.32.6"))
+        };
+        assert_eq!(action_for(&ha(5)), Action::Migrate);
+        assert_eq!(action_for(&ha(2)), Action::Update, "HA already in place");
         assert_eq!(
             action_for(&facts("Pending", 0, "1.32", None)),
             Action::Provision

@@ -1,6 +1,10 @@
 //! The state machine's status writes and the Rust store write the same attributes the same way.
 
-use kupe_shared::{domain::phase::Phase, store::schema};
+use kupe_shared::{
+    domain::phase::Phase,
+    store::schema,
+    workers::provisioner::{TERMINAL_FAILURES, TRANSIENT_FAILURES},
+};
 use serde_json::Value;
 
 fn states() -> serde_json::Map<String, Value> {
@@ -31,6 +35,7 @@ fn every_status_write_records_its_conditions_like_the_store() {
         ("MarkProvisioning", Phase::Provisioning),
         ("MarkUpgrading", Phase::Upgrading),
         ("MarkUpdating", Phase::Updating),
+        ("MarkMigrating", Phase::Migrating),
         ("MarkRunning", Phase::Running),
         ("MarkDegraded", Phase::Degraded),
     ] {
@@ -72,11 +77,63 @@ fn every_work_state_heartbeats_and_every_failure_path_ends_failed() {
     let states = states();
     for state in ["StartWork", "Check"] {
         assert!(states[state]["HeartbeatSeconds"].is_number(), "{state}");
-        let catch = &states[state]["Catch"][0];
-        assert_eq!(catch["ErrorEquals"][0], "States.ALL");
-        assert_eq!(catch["Next"], "MarkDegraded");
+        // the provider's verdict goes straight to MarkDegraded; everything else, once its
+        // retries are exhausted, through RetriesExhausted (which names itself the reason)
+        let catch = states[state]["Catch"].as_array().unwrap();
+        let last = catch.last().unwrap();
+        assert_eq!(last["ErrorEquals"][0], "States.ALL", "{state}");
+        assert_eq!(last["Next"], "RetriesExhausted", "{state}");
+        assert_eq!(
+            catch[0]["ErrorEquals"],
+            serde_json::json!(TERMINAL_FAILURES)
+        );
+        assert_eq!(catch[0]["Next"], "MarkDegraded", "{state}");
     }
+    assert_eq!(states["RetriesExhausted"]["Next"], "MarkDegraded");
+    assert_eq!(
+        states["RetriesExhausted"]["Parameters"]["Error"],
+        "RetriesExhausted"
+    );
     assert_eq!(states["FailExecution"]["Type"], "Fail");
+}
+
+/// Issue 9: a work step is retried on our own transient faults before any `Catch`, and never
+/// on the provider's terminal verdict; the provisioner's failure names and the ASL agree.
+#[test]
+fn work_states_retry_our_transient_faults_and_never_the_providers_verdict() {
+    let states = states();
+    for state in ["StartWork", "Check"] {
+        let retry = states[state]["Retry"].as_array().unwrap();
+        // retriers are tried in order: the terminal names must be matched first, with no retry
+        assert_eq!(
+            retry[0]["ErrorEquals"],
+            serde_json::json!(TERMINAL_FAILURES),
+            "{state}"
+        );
+        assert_eq!(retry[0]["MaxAttempts"], 0, "{state}");
+        let retried = |name: &str| {
+            retry[1..].iter().any(|r| {
+                r["ErrorEquals"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|e| e == name)
+                    && r["MaxAttempts"].as_u64().unwrap() >= 2
+                    && r["BackoffRate"].as_f64().unwrap() > 1.0
+            })
+        };
+        for name in TRANSIENT_FAILURES.iter().copied().chain([
+            "States.Timeout",
+            "States.TaskFailed",
+            "SQS.AmazonSQSException",
+        ]) {
+            assert!(retried(name), "{state} retries {name} with backoff");
+        }
+        assert_eq!(
+            states[state]["Parameters"]["MessageBody"]["heartbeatSeconds"], 1,
+            "{state} tells the provisioner its heartbeat timeout"
+        );
+    }
 }
 
 #[test]
@@ -85,8 +142,52 @@ fn the_release_slot_state_sends_the_stores_update() {
     assert_eq!(
         update_expression(&states, "ReleaseSlot"),
         schema::RELEASE_SLOT_UPDATE
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     assert_eq!(states["Retire"]["Next"], "ReleaseSlot");
+}
+
+#[test]
+fn the_release_slot_state_gives_the_dispatchers_numbers_back_exactly_once() {
+    let states = states();
+    let release = &states["ReleaseSlot"];
+    let params = &release["Parameters"];
+    assert_eq!(params["ConditionExpression"], schema::COND_HOLDS_SLOT);
+    // the numbers come from the execution input the dispatcher builds
+    let input = kupe_shared::workflow::PoolRelease::of(&kupe_shared::domain::pool::Allocation {
+        cpu: 1,
+        memory: 2,
+        storage: 3,
+    });
+    let input = serde_json::json!({ "poolRelease": input });
+    for (value, field) in [
+        (":releaseCpu", "cpu"),
+        (":releaseMemory", "memory"),
+        (":releaseStorage", "storage"),
+    ] {
+        assert_eq!(
+            params["ExpressionAttributeValues"][value]["N.$"],
+            format!("$.poolRelease.{field}")
+        );
+        assert!(input["poolRelease"][field].is_string(), "{field}");
+    }
+    // a failed condition is "already released", never retried, never a failed execution
+    let catch = &release["Catch"][0];
+    assert_eq!(
+        catch["ErrorEquals"][0],
+        "DynamoDB.ConditionalCheckFailedException"
+    );
+    assert_eq!(catch["Next"], release["Next"]);
+    for retry in release["Retry"].as_array().unwrap() {
+        for error in retry["ErrorEquals"].as_array().unwrap() {
+            assert!(
+                error != "States.ALL" && error != "DynamoDB.ConditionalCheckFailedException",
+                "{error} must not be retried"
+            );
+        }
+    }
 }
 
 #[test]
@@ -103,10 +204,10 @@ fn every_expression_uses_the_stores_attribute_names_and_conditions() {
             }
         }
         if let Some(cond) = params["ConditionExpression"].as_str() {
-            let expected = if name == "Retire" {
-                schema::COND_FINISH_DELETION
-            } else {
-                schema::COND_STATUS_WRITE
+            let expected = match name.as_str() {
+                "Retire" => schema::COND_FINISH_DELETION,
+                "ReleaseSlot" => schema::COND_HOLDS_SLOT,
+                _ => schema::COND_STATUS_WRITE,
             };
             assert_eq!(cond, expected, "{name}");
         }

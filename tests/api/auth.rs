@@ -24,7 +24,55 @@ fn routes(app: &TestApp) -> Vec<(M, String, Option<serde_json::Value>, StatusCod
             StatusCode::CREATED,
         ),
         (M::DELETE, app.cluster("prod"), None, StatusCode::NO_CONTENT),
+        // tenancy: the tenant itself
+        (
+            M::GET,
+            format!("/api/v1/tenants/{}", app.tenant),
+            None,
+            StatusCode::OK,
+        ),
+        (
+            M::PATCH,
+            format!("/api/v1/tenants/{}", app.tenant),
+            Some(json!({"enforceLogLimit": true})),
+            StatusCode::OK,
+        ),
+        (M::GET, members(app, ""), None, StatusCode::OK),
+        (
+            M::POST,
+            members(app, ""),
+            Some(json!({"email": "new@acme.com", "role": "readonly"})),
+            StatusCode::CREATED,
+        ),
+        (
+            M::PATCH,
+            members(app, "/ro%40acme.com"),
+            Some(json!({"role": "admin"})),
+            StatusCode::OK,
+        ),
+        (
+            M::DELETE,
+            members(app, "/ro%40acme.com"),
+            None,
+            StatusCode::NO_CONTENT,
+        ),
+        // last: the tenant goes (the cluster above is deleting, so with cascade)
+        (
+            M::DELETE,
+            format!("/api/v1/tenants/{}", app.tenant),
+            Some(json!({"confirm": app.tenant, "cascade": true})),
+            StatusCode::ACCEPTED,
+        ),
     ]
+}
+
+fn members(app: &TestApp, rest: &str) -> String {
+    format!("/api/v1/tenants/{}/members{rest}", app.tenant)
+}
+
+/// The public routes: every credential, even a refused one, is ignored.
+fn public_routes() -> Vec<String> {
+    vec!["/api/v1/plans".into(), "/api/v1/plans/pro".into()]
 }
 
 /// A credential that must be refused: what it is, the key (or a raw Authorization header), and
@@ -59,6 +107,11 @@ async fn every_route_answers_the_credential_matrix() {
     // GIVEN a tenant with a cluster, and every kind of credential
     let app = TestApp::spawn().await;
     app.create("prod").await;
+    for (email, role) in [("owner@acme.com", "admin"), ("ro@acme.com", "readonly")] {
+        kupe_shared::admin::add_member(&app.ctx.store, &app.tenant, email, role)
+            .await
+            .unwrap();
+    }
     let other = app.tenant("pro").await;
     let other_admin = app.key(&other, "admin", None).await;
     let revoked = app.key(&app.tenant, "admin", None).await;
@@ -146,6 +199,17 @@ async fn every_route_answers_the_credential_matrix() {
                 !r.body.to_string().contains(&app.tenant) && !r.body.to_string().contains("prod"),
                 "nothing of the tenant leaks"
             );
+        }
+    }
+    // the public routes answer every credential alike
+    for path in public_routes() {
+        for (what, key, raw_header, _, _) in &refused {
+            let mut req = app.req(M::GET, &path).key(key.as_deref());
+            if let Some(h) = raw_header {
+                req = req.header("authorization", h);
+            }
+            let r = req.send().await;
+            assert_eq!(r.status, StatusCode::OK, "GET {path} with {what}");
         }
     }
     // a readonly key reads, and is refused every write
@@ -264,4 +328,9 @@ async fn unknown_routes_are_404_and_wrong_methods_405() {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let r = app.req(M::PUT, &app.cluster("prod")).send().await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    // RFC 9110: a 405 lists the methods the path answers (found by schemathesis).
+    assert_eq!(r.header("allow"), Some("DELETE, GET, PATCH"));
+    let r = app.req(M::TRACE, "/api/v1/plans").send().await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.header("allow"), Some("GET"));
 }

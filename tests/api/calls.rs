@@ -66,7 +66,7 @@ async fn each_handler_makes_the_minimum_number_of_aws_calls() {
             None,
             None,
             StatusCode::OK,
-            &["BatchGetItem", "Query"],
+            &["BatchGetItem", "Query"][..],
         ),
         case(
             "no-op PATCH",
@@ -81,10 +81,30 @@ async fn each_handler_makes_the_minimum_number_of_aws_calls() {
             "PATCH If-Match",
             M::PATCH,
             app.cluster("prod"),
-            Some(json!({"resources": {"cpu": "3"}})),
+            Some(json!({"alerts": {"cpu": "high"}})),
             Some(("If-Match", etag.as_str())),
             StatusCode::OK,
             read_write,
+        ),
+        case(
+            "GET tenant",
+            M::GET,
+            format!("/api/v1/tenants/{}", app.tenant),
+            None,
+            None,
+            StatusCode::OK,
+            // the tenant with the key, then its members
+            &["BatchGetItem", "Query"][..],
+        ),
+        case(
+            // the spec and the tenant's pool change in one transaction
+            "resize PATCH",
+            M::PATCH,
+            app.cluster("prod"),
+            Some(json!({"resources": {"cpu": "3"}})),
+            None,
+            StatusCode::OK,
+            &["BatchGetItem", "TransactWriteItems"],
         ),
         case(
             "stale PATCH",

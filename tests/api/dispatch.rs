@@ -67,6 +67,7 @@ async fn every_record_delivered_one_two_or_five_times_starts_exactly_one_executi
         generation: 3,
         action: kupe_shared::workflow::Action::Update,
         from_phase: String::new(),
+        pool_release: None,
     };
     assert!(app
         .ctx

@@ -39,6 +39,17 @@ async fn every_api_event_is_served_by_its_function() {
         ("list-apikeys", StatusCode::OK),
         ("delete-apikey", StatusCode::NOT_FOUND),
         ("delete-cluster", StatusCode::NO_CONTENT),
+        // tenancy
+        ("get-tenant", StatusCode::OK),
+        ("update-tenant", StatusCode::OK),
+        ("list-plans", StatusCode::OK),
+        ("get-plan", StatusCode::OK),
+        ("add-member", StatusCode::CREATED),
+        ("list-members", StatusCode::OK),
+        ("update-member", StatusCode::OK),
+        ("remove-member", StatusCode::NO_CONTENT),
+        // without cascade, while the deleting cluster still holds its slot
+        ("delete-tenant", StatusCode::CONFLICT),
     ];
     assert_eq!(expected.len(), Route::ALL.len(), "one event per route");
     for (name, status) in expected {

@@ -14,6 +14,29 @@ async fn a_patch_whose_reply_was_lost_still_succeeds_once() {
     let r = app
         .req(M::PATCH, &app.cluster("prod"))
         .header("If-Match", &etag)
+        .json(json!({"alerts": {"cpu": "high"}}))
+        .send()
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert!(
+        app.calls.attempts() > app.calls.operations().len(),
+        "the SDK did retry"
+    );
+    assert_eq!(r.body["generation"], 2, "applied once");
+    assert_eq!(r.body["alerts"]["cpu"], "high");
+    let got = app.req(M::GET, &app.cluster("prod")).send().await;
+    assert_eq!(got.etag(), r.etag());
+}
+
+#[tokio::test]
+async fn a_resize_whose_reply_was_lost_still_succeeds_and_counts_once() {
+    let app = TestApp::spawn().await;
+    let etag = app.create("prod").await.etag();
+    app.arm_fault("TransactWriteItems", "commit_then_500").await;
+    app.calls.reset();
+    let r = app
+        .req(M::PATCH, &app.cluster("prod"))
+        .header("If-Match", &etag)
         .json(json!({"resources": {"cpu": "3"}}))
         .send()
         .await;
@@ -24,8 +47,14 @@ async fn a_patch_whose_reply_was_lost_still_succeeds_once() {
     );
     assert_eq!(r.body["generation"], 2, "applied once");
     assert_eq!(r.body["resources"]["cpu"], "3");
-    let got = app.req(M::GET, &app.cluster("prod")).send().await;
-    assert_eq!(got.etag(), r.etag());
+    let t = app
+        .req(M::GET, &format!("/api/v1/tenants/{}", app.tenant))
+        .send()
+        .await;
+    assert_eq!(
+        t.body["status"]["allocatedResources"]["cpu"], "3",
+        "the pool counted the resize once"
+    );
 }
 
 #[tokio::test]
@@ -72,14 +101,112 @@ async fn a_throttled_read_is_retried_by_the_sdk() {
     assert_eq!(app.calls.attempts(), 2);
 }
 
+/// The SDK's own attempts per call (standard retry mode).
+const SDK_ATTEMPTS: u32 = 3;
+
+fn is_throttled(r: &kupe_tests::TestResponse) {
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", r.body);
+    assert_eq!(r.body["code"], "Throttled");
+    assert_eq!(r.header("retry-after"), Some("1"));
+    let body = r.body.to_string();
+    assert!(
+        !body.contains("injected") && !body.contains("Exception"),
+        "no internals: {body}"
+    );
+}
+
 #[tokio::test]
-async fn a_store_that_keeps_failing_is_a_500_without_internals() {
+async fn a_read_throttled_past_the_sdk_retries_is_503_throttled_with_retry_after() {
     let app = TestApp::spawn().await;
     app.create("prod").await;
-    for _ in 0..3 {
+    app.arm_error(
+        "BatchGetItem",
+        "ProvisionedThroughputExceededException",
+        400,
+        SDK_ATTEMPTS,
+    )
+    .await;
+    app.calls.reset();
+    let r = app.req(M::GET, &app.cluster("prod")).send().await;
+    is_throttled(&r);
+    assert_eq!(
+        app.calls.attempts(),
+        SDK_ATTEMPTS as usize,
+        "the SDK retried"
+    );
+    let r = app.req(M::GET, &app.cluster("prod")).send().await;
+    assert_eq!(r.status, StatusCode::OK, "served once the throttling stops");
+}
+
+#[tokio::test]
+async fn a_store_that_keeps_failing_with_5xx_is_503_throttled_without_internals() {
+    let app = TestApp::spawn().await;
+    app.create("prod").await;
+    for _ in 0..SDK_ATTEMPTS {
         app.arm_fault("BatchGetItem", "fail_500").await;
     }
     let r = app.req(M::GET, &app.cluster("prod")).send().await;
+    is_throttled(&r);
+}
+
+#[tokio::test]
+async fn throttled_writes_are_503_throttled_and_write_nothing() {
+    let app = TestApp::spawn().await;
+    let etag = app.create("prod").await.etag();
+    let before = app.items().await;
+    for (target, error) in [
+        ("UpdateItem", "ThrottlingException"),
+        ("UpdateItem", "RequestLimitExceeded"),
+        ("UpdateItem", "TransactionConflictException"),
+    ] {
+        app.arm_error(target, error, 400, SDK_ATTEMPTS).await;
+        let r = app
+            .req(M::PATCH, &app.cluster("prod"))
+            .header("If-Match", &etag)
+            // an alerts change is one UpdateItem (a resize is a transaction with the pool)
+            .json(json!({"alerts": {"cpu": "high"}}))
+            .send()
+            .await;
+        is_throttled(&r);
+        assert_eq!(app.items().await, before, "{error}");
+    }
+    app.arm_error(
+        "TransactWriteItems",
+        "ProvisionedThroughputExceededException",
+        400,
+        SDK_ATTEMPTS,
+    )
+    .await;
+    is_throttled(
+        &app.req(M::POST, &app.clusters())
+            .json(json!({"name": "next", "displayName": "N", "type": "shared"}))
+            .send()
+            .await,
+    );
+    app.arm_error(
+        "TransactWriteItems",
+        "InternalServerError",
+        500,
+        SDK_ATTEMPTS,
+    )
+    .await;
+    is_throttled(
+        &app.req(M::POST, &app.clusters())
+            .json(json!({"name": "next", "displayName": "N", "type": "shared"}))
+            .send()
+            .await,
+    );
+    assert_eq!(app.items().await, before);
+}
+
+#[tokio::test]
+async fn a_store_error_that_retrying_cannot_fix_is_still_a_500() {
+    let app = TestApp::spawn().await;
+    app.create("prod").await;
+    app.arm_error("BatchGetItem", "ValidationException", 400, 1)
+        .await;
+    let r = app.req(M::GET, &app.cluster("prod")).send().await;
     assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(r.error(), "Internal server error");
+    assert_eq!(r.header("retry-after"), None);
 }

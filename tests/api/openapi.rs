@@ -1,5 +1,6 @@
 //! `infra/openapi.yaml` is the contract: every route the router serves is in it with the
-//! statuses the handlers can answer, and it documents no route we do not serve.
+//! statuses the handlers can answer (every route reads the store, so every route can answer
+//! 503 `Throttled`), and it documents no route we do not serve.
 
 use kupe_local::{Route, BASE_PATH};
 use kupe_tests::repo_root;
@@ -13,15 +14,33 @@ fn spec() -> Value {
 
 fn statuses(route: Route) -> &'static [&'static str] {
     match route {
-        Route::CreateCluster => &["201", "400", "401", "403", "409", "500"],
-        Route::ListClusters => &["200", "400", "401", "403", "500"],
-        Route::GetCluster => &["200", "304", "400", "401", "403", "404", "500"],
-        Route::UpdateCluster => &["200", "400", "401", "403", "404", "409", "412", "500"],
-        Route::DeleteCluster => &["204", "400", "401", "403", "404", "412", "500"],
+        Route::CreateCluster => &["201", "400", "401", "403", "409", "500", "503"],
+        Route::ListClusters => &["200", "400", "401", "403", "500", "503"],
+        Route::GetCluster => &["200", "304", "400", "401", "403", "404", "500", "503"],
+        Route::UpdateCluster => &[
+            "200", "400", "401", "403", "404", "409", "412", "500", "503",
+        ],
+        Route::DeleteCluster => &["204", "400", "401", "403", "404", "412", "500", "503"],
         Route::GetKubeconfig => &["200", "400", "401", "403", "404", "500", "503"],
-        Route::CreateApiKey => &["201", "400", "401", "403", "500"],
-        Route::ListApiKeys => &["200", "401", "403", "500"],
-        Route::DeleteApiKey => &["204", "400", "401", "403", "404", "500"],
+        Route::CreateApiKey => &["201", "400", "401", "403", "500", "503"],
+        Route::ListApiKeys => &["200", "401", "403", "500", "503"],
+        Route::DeleteApiKey => &["204", "400", "401", "403", "404", "500", "503"],
+        // tenancy
+        Route::GetTenant => &["200", "304", "400", "401", "403", "404", "500", "503"],
+        Route::UpdateTenant => &[
+            "200", "400", "401", "403", "404", "409", "412", "500", "503",
+        ],
+        Route::ListPlans => &["200"],
+        Route::GetPlan => &["200", "404"],
+        Route::ListMembers => &["200", "401", "403", "500", "503"],
+        Route::AddMember => &["201", "400", "401", "403", "409", "412", "500", "503"],
+        Route::UpdateMember => &[
+            "200", "400", "401", "403", "404", "409", "412", "500", "503",
+        ],
+        Route::RemoveMember => &[
+            "204", "400", "401", "403", "404", "409", "412", "500", "503",
+        ],
+        Route::DeleteTenant => &["202", "400", "401", "403", "404", "409", "500", "503"],
     }
 }
 
@@ -44,6 +63,13 @@ fn every_served_route_is_in_the_contract_with_its_statuses() {
                 "{route:?} does not document {status}"
             );
         }
+        // public routes opt out of the document's bearer security, and only they do
+        let public = op["security"].as_sequence().is_some_and(Vec::is_empty);
+        assert_eq!(
+            public,
+            route.auth() == kupe_shared::routes::Auth::Public,
+            "{route:?}: security"
+        );
     }
 }
 

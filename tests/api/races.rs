@@ -151,3 +151,162 @@ async fn sixteen_concurrent_conditional_writes_on_one_version_let_exactly_one_la
         );
     }
 }
+
+// --- tenancy: the resource pool under concurrency -------------------------------------------
+
+/// What the tenant's clusters hold, summed from the clusters that exist, next to what the tenant
+/// item says they hold.
+async fn pool_books(
+    app: &TestApp,
+    tenant: &str,
+) -> (
+    kupe_shared::domain::pool::Allocation,
+    kupe_shared::domain::pool::Allocation,
+    usize,
+) {
+    use kupe_shared::domain::{names::TenantName, pool::Allocation};
+    let record = app.ctx.store.tenants().get(tenant).await.unwrap().unwrap();
+    let name = TenantName::parse(tenant).unwrap();
+    let (clusters, _) = app
+        .ctx
+        .store
+        .clusters()
+        .list(&name, None, None)
+        .await
+        .unwrap();
+    let summed = clusters.iter().fold(Allocation::default(), |sum, c| {
+        sum.plus(&Allocation::of(&c.spec.resources))
+    });
+    assert_eq!(record.members.len(), clusters.len(), "one slot per cluster");
+    (record.allocated, summed, clusters.len())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_concurrent_creates_and_resizes_never_overshoot_the_pool() {
+    let app = TestApp::spawn().await;
+    let pool = kupe_shared::domain::plan::Plan::by_name("pro")
+        .unwrap()
+        .pool();
+    for round in 0..(rounds() / 10).max(3) {
+        // GIVEN a pro tenant (16 cpu, 64Gi) with two clusters holding 8 cpu and 32Gi
+        let tenant = app.tenant("pro").await;
+        let key = app.key(&tenant, "admin", None).await;
+        let clusters = format!("/api/v1/tenants/{tenant}/clusters");
+        for name in ["base-a", "base-b"] {
+            let r = app
+                .req(M::POST, &clusters)
+                .key(Some(&key))
+                .json(json!({"name": name, "displayName": name, "type": "shared",
+                    "resources": {"cpu": "4", "memory": "16Gi"}}))
+                .send()
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        }
+        // WHEN ten creates and ten resizes race for what is left
+        let requests = (0..20).map(|i| {
+            let (app, key, clusters) = (&app, &key, &clusters);
+            async move {
+                if i % 2 == 0 {
+                    app.req(M::POST, clusters)
+                        .key(Some(key))
+                        .json(json!({"name": format!("new-{i}"), "displayName": "N",
+                            "type": "shared", "resources": {"cpu": "3", "memory": "12Gi"}}))
+                        .send()
+                        .await
+                } else {
+                    let target = if i % 4 == 1 { "base-a" } else { "base-b" };
+                    app.req(M::PATCH, &format!("{clusters}/{target}"))
+                        .key(Some(key))
+                        .json(json!({"resources": {"cpu": format!("{}", 2 + i % 9),
+                            "memory": format!("{}Gi", 8 + 4 * (i % 6))}}))
+                        .send()
+                        .await
+                }
+            }
+        });
+        let results = join_all(requests).await;
+        for r in &results {
+            assert!(
+                matches!(r.status.as_u16(), 200 | 201 | 403 | 409),
+                "round {round}: {} {:?}",
+                r.status,
+                r.body
+            );
+        }
+        assert!(
+            results.iter().any(|r| r.status == StatusCode::FORBIDDEN),
+            "round {round}: the pool was contended"
+        );
+        // THEN the tenant's books equal its clusters, within the pool
+        let (allocated, summed, count) = pool_books(&app, &tenant).await;
+        assert_eq!(allocated, summed, "round {round}");
+        assert!(
+            allocated.first_above(&pool).is_none(),
+            "round {round}: {allocated:?} over {pool:?}"
+        );
+        assert!(count <= 5, "round {round}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_plan_change_racing_creates_never_leaves_more_than_the_new_plan_allows() {
+    let app = TestApp::spawn().await;
+    for round in 0..(rounds() / 10).max(3) {
+        // GIVEN a pro tenant with two clusters (starter allows two)
+        let tenant = app.tenant("pro").await;
+        let key = app.key(&tenant, "admin", None).await;
+        let clusters = format!("/api/v1/tenants/{tenant}/clusters");
+        for name in ["base-a", "base-b"] {
+            let r = app
+                .req(M::POST, &clusters)
+                .key(Some(&key))
+                .json(json!({"name": name, "displayName": name, "type": "shared",
+                    "resources": {"cpu": "1", "memory": "2Gi", "storage": "20Gi"}}))
+                .send()
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        }
+        // WHEN a downgrade to starter races three more creates
+        let downgrade = app
+            .req(M::PATCH, &format!("/api/v1/tenants/{tenant}"))
+            .key(Some(&key))
+            .json(json!({"plan": "starter"}))
+            .send();
+        let creates = (0..3).map(|i| {
+            app.req(M::POST, &clusters)
+                .key(Some(&key))
+                .json(
+                    json!({"name": format!("new-{i}"), "displayName": "N", "type": "shared",
+                    "resources": {"cpu": "1", "memory": "2Gi", "storage": "20Gi"}}),
+                )
+                .send()
+        });
+        let (patched, created) = tokio::join!(downgrade, join_all(creates));
+        // THEN either the downgrade lost (409) or no create got past it
+        let (allocated, summed, count) = pool_books(&app, &tenant).await;
+        assert_eq!(allocated, summed, "round {round}");
+        let plan = app
+            .ctx
+            .store
+            .tenants()
+            .get(&tenant)
+            .await
+            .unwrap()
+            .unwrap()
+            .plan;
+        match patched.status {
+            StatusCode::OK => {
+                assert_eq!(plan, "starter");
+                assert_eq!(
+                    count, 2,
+                    "round {round}: no create landed after the downgrade"
+                );
+            }
+            StatusCode::CONFLICT => {
+                assert_eq!(plan, "pro");
+                assert!(created.iter().any(|r| r.status == StatusCode::CREATED));
+            }
+            other => panic!("round {round}: {other} {:?}", patched.body),
+        }
+    }
+}

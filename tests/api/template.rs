@@ -1,7 +1,8 @@
 //! `template.yaml` deploys what the code serves: one function per route with the route's crate
 //! as its binary, every function crate in the template, and the state machine from the ASL file.
 
-use kupe_local::{Route, BASE_PATH};
+use kupe_local::{Route, BASE_PATH, NOT_SERVED};
+use kupe_shared::routes::Auth;
 use serde_yaml::Value;
 
 fn template() -> Value {
@@ -34,7 +35,49 @@ fn every_route_is_one_function_with_its_own_binary_and_api_event() {
             api["Method"].as_str().unwrap(),
             route.method().as_str().to_lowercase()
         );
+        // a public route reads no key, so its function gets no table access at all
+        assert_eq!(
+            f["Properties"]["Policies"].is_null(),
+            route.auth() == Auth::Public,
+            "{route:?}: policies of a {:?} route",
+            route.auth()
+        );
     }
+}
+
+#[test]
+fn every_route_not_served_yet_is_an_event_of_the_501_function() {
+    let t = template();
+    let resources = t["Resources"].as_mapping().unwrap();
+    let f = resources
+        .values()
+        .find(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some("not-served"))
+        .expect("a function builds not-served");
+    let events: Vec<(String, String)> = f["Properties"]["Events"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .map(|e| {
+            assert_eq!(e["Type"], "Api");
+            let p = &e["Properties"];
+            (
+                p["Method"].as_str().unwrap().to_string(),
+                p["Path"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(events.len(), NOT_SERVED.len());
+    for (method, resource) in NOT_SERVED {
+        let wanted = (
+            method.as_str().to_lowercase(),
+            format!("{BASE_PATH}{resource}"),
+        );
+        assert!(events.contains(&wanted), "no event for {wanted:?}");
+    }
+    assert!(
+        f["Properties"]["Policies"].is_null(),
+        "the 501 function needs no AWS access"
+    );
 }
 
 #[test]

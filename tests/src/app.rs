@@ -199,6 +199,12 @@ impl TestApp {
     pub async fn arm_fault(&self, target: &str, action: &str) {
         crate::emulator::arm_fault(target, action, &self.table, 1);
     }
+
+    /// Answers the next `count` calls of `target` on this test's table with the DynamoDB error
+    /// `error_type` and HTTP `status`.
+    pub async fn arm_error(&self, target: &str, error_type: &str, status: u16, count: u32) {
+        crate::emulator::arm_error(target, error_type, status, &self.table, count);
+    }
 }
 
 /// A distinct documentation-range address per request, so the per-IP authentication backoff

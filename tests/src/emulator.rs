@@ -29,7 +29,8 @@ pub fn sdk_config() -> SdkConfig {
 }
 
 /// Arms a fault in the emulator: the next `count` calls of `target` whose body contains
-/// `scope` get `action` (`commit_then_500`, `fail_500`, `throttle`).
+/// `scope` get `action` (`commit_then_500`, `fail_500`, `throttle`: a 400
+/// `ProvisionedThroughputExceededException`).
 pub fn arm_fault(target: &str, action: &str, scope: &str, count: u32) {
     let body =
         serde_json::json!({"target": target, "action": action, "match": scope, "count": count});
@@ -53,5 +54,16 @@ fn post_json(url: &str, body: &str) {
     assert!(
         resp.starts_with("HTTP/1.1 204") || resp.starts_with("HTTP/1.0 204"),
         "{resp}"
+    );
+}
+
+/// Arms a fault answering the next `count` calls of `target` whose body contains `scope` with
+/// the DynamoDB error `error_type` and HTTP `status`, applying nothing.
+pub fn arm_error(target: &str, error_type: &str, status: u16, scope: &str, count: u32) {
+    let body = serde_json::json!({"target": target, "action": "error", "type": error_type,
+        "status": status, "match": scope, "count": count});
+    post_json(
+        &format!("{}/_kupe/faults", emulator_url()),
+        &body.to_string(),
     );
 }

@@ -8,7 +8,7 @@ pub mod players;
 pub mod ratelimit;
 pub mod stack;
 
-pub use kupe_shared::routes::{Route, BASE_PATH};
+pub use kupe_shared::routes::{Route, BASE_PATH, NOT_SERVED};
 use kupe_shared::{
     http::{render, ApiError},
     routes::Router,
@@ -91,7 +91,23 @@ pub async fn dispatch(ctx: &ApiContext, req: PlainRequest) -> Response<Body> {
     static ROUTER: OnceLock<Router> = OnceLock::new();
     let router = ROUTER.get_or_init(Router::default);
     match router.find(&req.method, &req.path) {
-        Err(e) => render(Err(e), &uuid::Uuid::new_v4().to_string()),
+        Err(e) => {
+            let status = e.status();
+            let mut resp = render(Err(e), &uuid::Uuid::new_v4().to_string());
+            if status == lambda_http::http::StatusCode::METHOD_NOT_ALLOWED {
+                let allow = router
+                    .allowed(&req.path)
+                    .iter()
+                    .map(lambda_http::http::Method::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if let Ok(v) = lambda_http::http::HeaderValue::from_str(&allow) {
+                    resp.headers_mut()
+                        .insert(lambda_http::http::header::ALLOW, v);
+                }
+            }
+            resp
+        }
         Ok((route, params)) => {
             let params = params
                 .into_iter()

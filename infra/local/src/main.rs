@@ -108,9 +108,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 
     println!("Kupe local stack is ready. Paste these lines into your shell:");
     println!();
-    println!("export KUPE_API_URL=http://127.0.0.1:{port}/api/v1");
+    // Kupe's CLI reads KUPE_API_URL and KUPE_API_TOKEN, its Terraform provider KUPE_HOST and
+    // KUPE_API_KEY; both append `/api/v1/...` to the root themselves.
+    println!("export KUPE_API_URL=http://127.0.0.1:{port}");
+    println!("export KUPE_HOST=http://127.0.0.1:{port}");
     println!("export KUPE_TENANT={DEV_TENANT}");
     println!("export KUPE_API_KEY={}", key.key.expose());
+    println!("export KUPE_API_TOKEN={}", key.key.expose());
     println!();
     println!("# for kupe-admin (cargo run -p kupe-admin -- ...) against this stack:");
     println!("export TABLE_NAME={table} AWS_ENDPOINT_URL={} AWS_REGION={} AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}",

@@ -48,7 +48,7 @@ pub fn stream_event(records: &[aws_sdk_dynamodbstreams::types::Record]) -> Strea
 }
 
 /// Plays the stream → dispatcher mapping: polls every shard from its start, hands each batch to
-/// the dispatcher, and re-delivers from the first failed record (up to 3 times, then skips it,
+/// the dispatcher, and re-delivers from the first failed record (up to 5 times, then skips it,
 /// as `MaximumRetryAttempts` with an on-failure destination would).
 pub async fn pump_stream(sdk: SdkConfig, dispatcher: &'static Dispatcher, stream_arn: String) {
     let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
@@ -105,7 +105,7 @@ pub async fn pump_stream(sdk: SdkConfig, dispatcher: &'static Dispatcher, stream
             {
                 let tries = retries.entry(failed.clone()).or_insert(0);
                 *tries += 1;
-                let kind = if *tries > 3 {
+                let kind = if *tries > 5 {
                     ShardIteratorType::AfterSequenceNumber
                 } else {
                     ShardIteratorType::AtSequenceNumber
@@ -126,9 +126,17 @@ pub async fn pump_stream(sdk: SdkConfig, dispatcher: &'static Dispatcher, stream
     }
 }
 
-/// Plays the queue → provisioner mapping: long-polls, hands each batch to the provisioner, and
-/// deletes every message it did not report as failed (failed ones come back after the
-/// visibility timeout, and reach the DLQ after 5 receives).
+/// How many batches the queue mapping works on at once: Lambda's SQS event source starts with
+/// five concurrent pollers (and scales up from there), so one slow batch never holds up the
+/// queue until the tasks behind it miss their heartbeats.
+pub const QUEUE_POLLERS: usize = 5;
+
+/// One poller of the queue → provisioner mapping: long-polls, hands each batch to the
+/// provisioner (which works its records concurrently, within
+/// [`DEFAULT_BUDGET`](kupe_shared::workers::provisioner::DEFAULT_BUDGET), as Lambda
+/// would within its function timeout), and deletes every message it did not report as failed
+/// (failed ones come back after the visibility timeout, and reach the DLQ after 5 receives).
+/// [`spawn_players`] runs [`QUEUE_POLLERS`] of these.
 pub async fn pump_queue(
     sdk: SdkConfig,
     provisioner: &'static Provisioner<Simulated>,
@@ -165,18 +173,25 @@ pub async fn pump_queue(
             .into_iter()
             .map(|f| f.item_identifier)
             .collect();
-        for m in messages {
-            if m.message_id.as_ref().is_some_and(|id| failed.contains(id)) {
-                continue;
-            }
-            if let Some(handle) = m.receipt_handle {
-                let _ = sqs
-                    .delete_message()
-                    .queue_url(&queue_url)
-                    .receipt_handle(handle)
-                    .send()
-                    .await;
-            }
+        let done: Vec<_> = messages
+            .into_iter()
+            .enumerate()
+            .filter(|(_, m)| !m.message_id.as_ref().is_some_and(|id| failed.contains(id)))
+            .filter_map(|(i, m)| {
+                aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .set_receipt_handle(m.receipt_handle)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        if !done.is_empty() {
+            let _ = sqs
+                .delete_message_batch()
+                .queue_url(&queue_url)
+                .set_entries(Some(done))
+                .send()
+                .await;
         }
     }
 }
@@ -245,11 +260,13 @@ pub fn spawn_players(sdk: &SdkConfig, workers: &'static Workers, stack: &Stack, 
         stack.stream_arn.clone(),
     ));
     if queue {
-        tokio::spawn(pump_queue(
-            sdk.clone(),
-            &workers.provisioner,
-            stack.queue_url.clone(),
-        ));
+        for _ in 0..QUEUE_POLLERS {
+            tokio::spawn(pump_queue(
+                sdk.clone(),
+                &workers.provisioner,
+                stack.queue_url.clone(),
+            ));
+        }
     }
     tokio::spawn(watch_executions(
         sdk.clone(),

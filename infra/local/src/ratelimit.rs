@@ -42,7 +42,8 @@ impl RateLimiter {
         )
     }
 
-    /// Counts a request from `ip` at `now`; `Err(seconds)` to wait when over the limit.
+    /// Counts a request from `ip` at `now`; `Err(seconds)` to wait when over the limit: the
+    /// whole seconds until the IP's next window opens, rounded up.
     pub fn check(&self, ip: &str, now: Instant) -> Result<(), u64> {
         let mut windows = self
             .windows
@@ -57,8 +58,11 @@ impl RateLimiter {
         }
         entry.1 += 1;
         if entry.1 > self.limit {
+            // `Retry-After` is a promise: a retry that waits exactly this long finds the next
+            // window open, so the time left is rounded up, never down.
             let left = self.window.saturating_sub(now.duration_since(entry.0));
-            return Err(left.as_secs().max(1));
+            let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+            return Err(secs.max(1));
         }
         Ok(())
     }
@@ -89,5 +93,19 @@ mod tests {
                 .is_ok(),
             "a new window"
         );
+    }
+
+    #[test]
+    fn a_retry_after_exactly_the_promised_wait_is_served() {
+        let t0 = Instant::now();
+        for ms in [1, 400, 999, 1000, 1001, 1500, 2999] {
+            let limiter = RateLimiter::new(1, Duration::from_secs(3));
+            assert!(limiter.check("10.0.0.1", t0).is_ok());
+            let at = t0 + Duration::from_millis(ms);
+            let wait = limiter.check("10.0.0.1", at).unwrap_err();
+            let again = at + Duration::from_secs(wait);
+            assert!(limiter.check("10.0.0.1", again).is_ok(), "429 at +{ms} ms");
+            assert!(wait <= 3, "never more than the window: {wait}");
+        }
     }
 }

@@ -27,7 +27,7 @@ impl Workers {
         let store = Store::new(aws_sdk_dynamodb::Client::new(sdk), stack.table.clone());
         let sfn = aws_sdk_sfn::Client::new(sdk);
         Workers {
-            dispatcher: Dispatcher::new(sfn.clone(), &stack.state_machine_arn),
+            dispatcher: Dispatcher::new(sfn.clone(), &stack.state_machine_arn, store.clone()),
             provisioner: Provisioner::new(
                 store.clone(),
                 sfn,
@@ -108,6 +108,13 @@ pub fn asl(
         ))
 }
 
+/// The work queue's visibility timeout: six times the time the provisioner may spend on one
+/// batch ([`DEFAULT_BUDGET`](kupe_shared::workers::provisioner::DEFAULT_BUDGET), its function
+/// timeout on AWS), as AWS advises for a queue feeding Lambda; `template.yaml` applies the same
+/// rule (180 s = 6 × the provisioner's 30 s function timeout).
+/// A message is never redelivered while its batch is still being worked on.
+pub const WORK_VISIBILITY_TIMEOUT_SECS: u64 = 150;
+
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Creates a queue with default attributes; returns its URL and ARN.
@@ -162,7 +169,7 @@ pub async fn create(
         .queue_name(format!("{prefix}-work"))
         .attributes(
             aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
-            "5",
+            WORK_VISIBILITY_TIMEOUT_SECS.to_string(),
         )
         .attributes(
             aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,

@@ -17,10 +17,15 @@ use crate::{
         page::encode_continue,
         phase::Phase,
         plan::Plan,
+        pool::Allocation,
+        tenant_phase::TenantPhase,
         Invalid,
     },
     http::{ApiError, Caller, Code, Parsed, Reply},
-    store::{CreateOutcome, Outcome, StoredCluster},
+    store::{
+        clusters::{PoolChange, ResizeOutcome, SlotClaim},
+        CreateOutcome, Outcome, StoredCluster, TenantRecord,
+    },
 };
 use lambda_http::http::StatusCode;
 use serde_json::json;
@@ -116,6 +121,69 @@ fn over_quota(plan: &Plan) -> ApiError {
     )
 }
 
+fn ha_not_in_plan(plan: &Plan) -> ApiError {
+    ApiError::new(
+        Code::NotInPlan,
+        format!(
+            "High availability is not enabled for this tenant (plan {})",
+            plan.name
+        ),
+    )
+    .at("highAvailability")
+}
+
+/// 403 when adding `added` to `allocated` would overflow the plan's pool, naming the first
+/// resource that does not fit and what is left of it.
+fn check_pool(plan: &Plan, allocated: &Allocation, added: &Allocation) -> Result<(), ApiError> {
+    let pool = plan.pool();
+    let Some(kind) = allocated.plus(added).first_above(&pool) else {
+        return Ok(());
+    };
+    let left = pool.minus(allocated).growth();
+    Err(ApiError::new(
+        Code::QuotaExceeded,
+        format!(
+            "Resource pool exceeded: resources.{field} needs {asked} more but only {left} of the \
+             {plan} plan's pool of {pool} is left",
+            field = kind.field(),
+            asked = added.quantity(kind),
+            left = left.quantity(kind),
+            plan = plan.name,
+            pool = pool.quantity(kind),
+        ),
+    )
+    .at(format!("resources.{}", kind.field())))
+}
+
+/// Why the tenant refused a create's claim, from the tenant as it was when it refused.
+fn claim_refused(
+    tenant: &TenantRecord,
+    plan: &Plan,
+    name: &ClusterName,
+    asked: &Allocation,
+) -> ApiError {
+    if tenant.phase == TenantPhase::Terminating {
+        return tenant_terminating();
+    }
+    if tenant.plan != plan.name {
+        return ApiError::conflict(
+            "The tenant's plan changed while the cluster was being created; retry",
+        );
+    }
+    if tenant.members.iter().any(|m| m == name.as_str()) {
+        return ApiError::conflict(format!(
+            "Cluster {name} is still being deleted; create it again once it is gone"
+        ));
+    }
+    if tenant.members.len() >= plan.max_clusters as usize {
+        return over_quota(plan);
+    }
+    match check_pool(plan, &tenant.allocated, asked) {
+        Err(e) => e,
+        Ok(()) => ApiError::conflict("The tenant kept changing; retry"),
+    }
+}
+
 fn exists(c: &Cluster) -> ApiError {
     if c.status.phase == Phase::Terminating {
         return ApiError::conflict(format!(
@@ -124,6 +192,28 @@ fn exists(c: &Cluster) -> ApiError {
         ));
     }
     ApiError::new(Code::AlreadyExists, "Cluster name already exists")
+}
+
+fn tenant_terminating() -> ApiError {
+    ApiError::conflict("The tenant is being deleted: it takes no new clusters")
+}
+
+/// `current` with its deletion requested: `Terminating`, a new generation (which starts the
+/// teardown) and the next version. `DELETE` of a cluster and a tenant's cascade both write
+/// this, with [`crate::store::clusters::Clusters::mark_deleting`] at `current`'s version.
+pub(crate) fn deletion_of(current: &Cluster) -> Cluster {
+    Cluster {
+        generation: current.generation + 1,
+        resource_version: ResourceVersion(current.resource_version.0 + 1),
+        updated_at: now_rfc3339(),
+        status: Status {
+            phase: Phase::Terminating,
+            reason: Some("DeleteRequested".into()),
+            message: Some("Waiting for the teardown workflow".into()),
+            ..current.status.clone()
+        },
+        ..current.clone()
+    }
 }
 
 fn kept_changing() -> ApiError {
@@ -173,12 +263,28 @@ impl UseCase for CreateCluster {
             return Err(over_quota(plan));
         }
         let new = self.cluster?;
+        if new.high_availability && !plan.high_availability {
+            return Err(ha_not_in_plan(plan));
+        }
         let resources = plan.resolve(&new.resources).map_err(Invalid::from)?;
         let previous = match stored {
             Some(StoredCluster::Live(c)) => return Err(exists(&c)),
             Some(StoredCluster::Tombstone(v)) => Some(v),
             None => None,
         };
+        if session
+            .tenant_record
+            .as_ref()
+            .is_some_and(|t| t.phase == TenantPhase::Terminating)
+        {
+            return Err(tenant_terminating());
+        }
+        let asked = Allocation::of(&resources);
+        let allocated = session
+            .tenant_record
+            .as_ref()
+            .map_or_else(Allocation::default, |t| t.allocated);
+        check_pool(plan, &allocated, &asked)?;
         let version = ResourceVersion(previous.map_or(0, |v| v.0) + 1);
         let cluster = new.into_cluster(
             session.tenant.clone(),
@@ -187,10 +293,15 @@ impl UseCase for CreateCluster {
             &now_rfc3339(),
             &self.token,
         );
+        let claim = SlotClaim {
+            plan: plan.name,
+            max_clusters: plan.max_clusters,
+            pool: plan.pool(),
+        };
         let created = ctx
             .store
             .clusters()
-            .create(&cluster, previous, plan.max_clusters, &self.token)
+            .create(&cluster, previous, &claim, &self.token)
             .await?;
         match created {
             CreateOutcome::Created => {
@@ -198,7 +309,10 @@ impl UseCase for CreateCluster {
                     .close(ctx, reply(StatusCode::CREATED, &cluster))
                     .await
             }
-            CreateOutcome::OverQuota => Err(over_quota(plan)),
+            CreateOutcome::SlotRefused(None) => Err(ApiError::not_a_member()),
+            CreateOutcome::SlotRefused(Some(t)) => {
+                Err(claim_refused(&t, plan, &cluster.name, &asked))
+            }
             CreateOutcome::Exists(Some(c)) => Err(exists(&c)),
             CreateOutcome::Exists(None) => Err(ApiError::new(
                 Code::AlreadyExists,
@@ -230,10 +344,7 @@ impl UseCase for GetKubeconfig {
         let mut session = Session::open(ctx, &self.caller, Role::Readonly, target).await?;
         let name = self.name?;
         let cluster = live(session.take_cluster()?).ok_or_else(|| not_found(&name))?;
-        let serving = matches!(
-            cluster.status.phase,
-            Phase::Running | Phase::Upgrading | Phase::Updating
-        );
+        let serving = cluster.status.phase.is_serving();
         let st = &cluster.status;
         match (serving, &st.endpoint, &st.certificate_authority) {
             (true, Some(endpoint), Some(ca)) => {
@@ -292,18 +403,52 @@ impl UseCase for UpdateCluster {
             if spec == current.spec {
                 return session.close(ctx, reply(StatusCode::OK, &current)).await;
             }
+            if spec.high_availability && !current.spec.high_availability && !plan.high_availability
+            {
+                return Err(ha_not_in_plan(plan));
+            }
+            let generation = current.generation + 1;
             let next = Cluster {
+                ha_since_generation: current.ha_since_after(&spec, generation),
                 spec,
-                generation: current.generation + 1,
+                generation,
                 resource_version: ResourceVersion(current.resource_version.0 + 1),
                 updated_at: now_rfc3339(),
                 ..current.clone()
             };
-            let written = ctx
-                .store
-                .clusters()
-                .update_spec(&next, current.resource_version, &self.token)
-                .await?;
+            let delta = Allocation::of(&next.spec.resources)
+                .minus(&Allocation::of(&current.spec.resources));
+            let clusters = ctx.store.clusters();
+            let written = if delta.is_zero() {
+                clusters
+                    .update_spec(&next, current.resource_version, &self.token)
+                    .await?
+            } else {
+                let allocated = session
+                    .tenant_record
+                    .as_ref()
+                    .map_or_else(Allocation::default, |t| t.allocated);
+                check_pool(plan, &allocated, &delta.growth())?;
+                let change = PoolChange {
+                    plan: plan.name,
+                    pool: plan.pool(),
+                    delta,
+                };
+                match clusters
+                    .resize(&next, current.resource_version, &change, &self.token)
+                    .await?
+                {
+                    ResizeOutcome::Cluster(outcome) => *outcome,
+                    ResizeOutcome::PoolRefused(None) => return Err(ApiError::not_a_member()),
+                    ResizeOutcome::PoolRefused(Some(t)) => {
+                        // Another plan since the read: judge the patch again under it.
+                        if t.plan == plan.name {
+                            check_pool(plan, &t.allocated, &delta.growth())?;
+                        }
+                        continue;
+                    }
+                }
+            };
             match written {
                 Outcome::Written(c) | Outcome::AlreadyOurs(c) => {
                     return session.close(ctx, reply(StatusCode::OK, &c)).await
@@ -336,19 +481,7 @@ impl UseCase for DeleteCluster {
             if if_match.is_some_and(|p| !p.matches_strong(current.resource_version)) {
                 return Err(ApiError::precondition_failed());
             }
-            let now = now_rfc3339();
-            let next = Cluster {
-                generation: current.generation + 1,
-                resource_version: ResourceVersion(current.resource_version.0 + 1),
-                updated_at: now,
-                status: Status {
-                    phase: Phase::Terminating,
-                    reason: Some("DeleteRequested".into()),
-                    message: Some("Waiting for the teardown workflow".into()),
-                    ..current.status.clone()
-                },
-                ..current.clone()
-            };
+            let next = deletion_of(&current);
             let written = ctx
                 .store
                 .clusters()

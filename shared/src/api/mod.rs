@@ -9,7 +9,11 @@
 
 pub mod apikeys;
 pub mod clusters;
+pub mod members;
+pub mod plans;
 pub mod session;
+pub mod tenant_delete;
+pub mod tenants;
 
 use crate::{
     config::ApiContext,

@@ -171,9 +171,12 @@ impl Session {
 async fn count_failure(ctx: &ApiContext, ip: &str, previous: Option<&AuthFailures>, now: u64) {
     let backoff = &ctx.auth_backoff;
     let count = previous.map_or(0, |p| p.live_count(now)).saturating_add(1);
+    // `now` is rounded down to the second: counting the block from the next whole second makes
+    // it last at least `wait_after` seconds (not anywhere from 0 to that).
+    let wait = backoff.wait_after(count);
     let next = AuthFailures {
         count,
-        blocked_until: now + backoff.wait_after(count),
+        blocked_until: if wait == 0 { now } else { now + 1 + wait },
         expires_at: now + backoff.window_secs,
     };
     if let Err(err) = ctx.store.auth_failures().record(ip, previous, next).await {

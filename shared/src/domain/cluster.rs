@@ -55,7 +55,13 @@ pub struct Spec {
     pub resources: Resources,
     /// Free-form alert configuration.
     pub alerts: Map<String, Value>,
+    /// A three-replica control plane. Plan-gated; once on, it stays on (Kupe's operator rejects
+    /// turning it off: `HA_DISABLE_UNSUPPORTED`).
+    pub high_availability: bool,
 }
+
+/// Control-plane replicas of a highly available cluster.
+pub const HA_REPLICAS: u32 = 3;
 
 /// What the workflow reports.
 #[derive(Debug, Clone, PartialEq)]
@@ -111,6 +117,9 @@ pub struct Cluster {
     pub status: Status,
     /// Token of the API request that wrote this version (tells a retried write from a conflict).
     pub write_token: Option<String>,
+    /// The generation that turned `high_availability` on: HA is in place once the workflow has
+    /// observed it. `None` while HA is off.
+    pub ha_since_generation: Option<u64>,
 }
 
 /// A validated create request; resources are resolved against the tenant's plan later.
@@ -128,6 +137,8 @@ pub struct NewCluster {
     pub resources: ResourcesInput,
     /// Alerts, at most [`MAX_ALERTS_BYTES`] serialized.
     pub alerts: Map<String, Value>,
+    /// A three-replica control plane (plan-gated).
+    pub high_availability: bool,
 }
 
 /// A validated JSON merge patch (RFC 7396) of a cluster.
@@ -140,6 +151,8 @@ pub struct ClusterPatch {
     pub resources: [Option<Option<Quantity>>; 3],
     /// A merge patch of `alerts`; `Value::Null` removes them all.
     pub alerts: Option<Value>,
+    /// `highAvailability`, when given.
+    pub high_availability: Option<bool>,
     /// Immutable fields echoed back, accepted only when equal to the current values.
     pub echoed: Vec<(&'static str, Value)>,
 }
@@ -178,6 +191,7 @@ impl NewCluster {
                 version: self.version,
                 resources,
                 alerts: self.alerts,
+                high_availability: self.high_availability,
             },
             generation: 1,
             resource_version,
@@ -186,6 +200,7 @@ impl NewCluster {
             updated_at: now.to_string(),
             status: Status::pending(now),
             write_token: Some(token.to_string()),
+            ha_since_generation: self.high_availability.then_some(1),
         }
     }
 }
@@ -240,7 +255,48 @@ impl Cluster {
             };
             check_alerts(&spec.alerts)?;
         }
+        match patch.high_availability {
+            Some(false) if self.spec.high_availability => {
+                return Err(Invalid::at(
+                    "highAvailability",
+                    "HA_DISABLE_UNSUPPORTED: high availability cannot be turned off once enabled",
+                ))
+            }
+            Some(on) => spec.high_availability = on,
+            None => {}
+        }
         Ok(spec)
+    }
+
+    /// The generation from which HA is wanted, after a spec change to `spec` at `generation`.
+    pub fn ha_since_after(&self, spec: &Spec, generation: u64) -> Option<u64> {
+        match (self.spec.high_availability, spec.high_availability) {
+            (_, false) => None,
+            (true, true) => self.ha_since_generation.or(Some(generation)),
+            (false, true) => Some(generation),
+        }
+    }
+
+    /// Where the HA rollout stands: Kupe's `haPhase` (`pending`, `migrating`, `ha-healthy`,
+    /// `ha-degraded`), whether it is in place, and the ready replicas. `None` when HA is off.
+    pub fn ha_status(&self) -> Option<(&'static str, bool, u32)> {
+        let since = self
+            .ha_since_generation
+            .filter(|_| self.spec.high_availability)?;
+        let configured = self.status.observed_generation >= since;
+        let never_ran = self.status.observed_generation == 0;
+        let phase = match (configured, self.status.phase) {
+            (true, Phase::Degraded) => "ha-degraded",
+            (true, _) => "ha-healthy",
+            (false, _) if never_ran => "pending",
+            (false, _) => "migrating",
+        };
+        let ready = match (configured, never_ran) {
+            (true, _) => HA_REPLICAS,
+            (false, true) => 0,
+            (false, false) => 1,
+        };
+        Some((phase, configured, ready))
     }
 
     /// The JSON the API returns.
@@ -259,6 +315,12 @@ impl Cluster {
         if let Some(m) = &self.status.metrics {
             status["metrics"] = Value::Object(m.clone());
         }
+        if let Some((phase, configured, ready)) = self.ha_status() {
+            status["haPhase"] = json!(phase);
+            status["haConfigured"] = json!(configured);
+            status["haReplicasReady"] = json!(ready);
+            status["haReplicasDesired"] = json!(HA_REPLICAS);
+        }
         json!({
             "name": self.name.as_str(),
             "displayName": self.display_name.as_str(),
@@ -270,6 +332,7 @@ impl Cluster {
                 "storage": self.spec.resources.storage.as_str(),
             },
             "alerts": Value::Object(self.spec.alerts.clone()),
+            "highAvailability": self.spec.high_availability,
             "generation": self.generation,
             "resourceVersion": self.resource_version.to_string(),
             "createdAt": self.created_at,

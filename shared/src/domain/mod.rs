@@ -4,12 +4,15 @@
 pub mod apikey;
 pub mod cluster;
 pub mod etag;
+pub mod member;
 pub mod names;
 pub mod page;
 pub mod phase;
 pub mod plan;
+pub mod pool;
 pub mod quantity;
 pub mod resources;
+pub mod tenant_phase;
 pub mod version;
 
 /// A value that breaks a rule: the message says which, and names the field.

@@ -22,6 +22,8 @@ pub enum Phase {
     Upgrading,
     /// A resources or alerts change is rolling out.
     Updating,
+    /// High availability is being turned on: the control plane moves to three replicas.
+    Migrating,
     /// Teardown is running; the cluster disappears when it ends.
     Terminating,
     /// The workflow gave up; the `Degraded` condition says why and a later PATCH retries.
@@ -39,6 +41,7 @@ impl Phase {
             Phase::Running => "Running",
             Phase::Upgrading => "Upgrading",
             Phase::Updating => "Updating",
+            Phase::Migrating => "Migrating",
             Phase::Terminating => "Terminating",
             Phase::Degraded => "Degraded",
             Phase::Deleted => "Deleted",
@@ -62,12 +65,13 @@ impl Phase {
     }
 
     /// Every phase.
-    pub const ALL: [Phase; 8] = [
+    pub const ALL: [Phase; 9] = [
         Phase::Pending,
         Phase::Provisioning,
         Phase::Running,
         Phase::Upgrading,
         Phase::Updating,
+        Phase::Migrating,
         Phase::Terminating,
         Phase::Degraded,
         Phase::Deleted,
@@ -78,13 +82,18 @@ impl Phase {
     /// runs, `Degraded` once the workflow failed.
     pub fn conditions(self) -> [(ConditionType, bool); 3] {
         [
-            (
-                ConditionType::Ready,
-                matches!(self, Phase::Running | Phase::Upgrading | Phase::Updating),
-            ),
+            (ConditionType::Ready, self.is_serving()),
             (ConditionType::Progressing, self.is_progressing()),
             (ConditionType::Degraded, self == Phase::Degraded),
         ]
+    }
+
+    /// Whether the cluster serves in this phase (a rolling change keeps serving).
+    pub fn is_serving(self) -> bool {
+        matches!(
+            self,
+            Phase::Running | Phase::Upgrading | Phase::Updating | Phase::Migrating
+        )
     }
 
     /// Whether a rollout or teardown is in progress in this phase.
@@ -95,6 +104,7 @@ impl Phase {
                 | Phase::Provisioning
                 | Phase::Upgrading
                 | Phase::Updating
+                | Phase::Migrating
                 | Phase::Terminating
         )
     }

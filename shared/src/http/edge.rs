@@ -177,8 +177,9 @@ impl Incoming {
         precondition("If-None-Match", self.if_none_match.as_ref())
     }
 
-    /// The body as `T`: checks `Content-Type`, the 64 KiB limit and JSON syntax, that the body is
-    /// an object, then deserializes it, with errors that name the field.
+    /// The body as `T`: checks `Content-Type`, the 64 KiB limit and JSON syntax (a key repeated in
+    /// one object is refused, see [`strict_json`]), that the body is an object, then deserializes
+    /// it, with errors that name the field.
     pub fn json<T: DeserializeOwned>(&self, media: Media) -> Parsed<T> {
         let ctype = match &self.content_type {
             None => "",
@@ -210,12 +211,117 @@ impl Incoming {
         if self.body.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::invalid("request body is required"));
         }
-        let value: Value = serde_json::from_slice(&self.body)
-            .map_err(|e| ApiError::invalid(format!("malformed JSON: {e}")))?;
+        let value = strict_json(&self.body)?;
         if !value.is_object() {
             return Err(ApiError::invalid("request body must be a JSON object"));
         }
         decode(value)
+    }
+}
+
+/// Parses `body` as JSON, refusing an object that repeats a key, at any depth: 400 naming the
+/// key by its JSON path (`resources.cpu`, `alerts.routes[0].to`). JSON parsers disagree on which
+/// of two `name`s wins (serde keeps the last, others the first), so a body that says both is
+/// ambiguous, and a proxy that read the other one could have approved something else.
+///
+/// # Errors
+/// 400 for malformed JSON or a repeated key.
+pub fn strict_json(body: &[u8]) -> Parsed<Value> {
+    let duplicate = std::cell::RefCell::new(None);
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let parsed = serde::de::DeserializeSeed::deserialize(
+        Strict {
+            path: String::new(),
+            duplicate: &duplicate,
+        },
+        &mut de,
+    )
+    .and_then(|v| de.end().map(|()| v));
+    parsed.map_err(|e| match duplicate.take() {
+        Some(path) => ApiError::invalid(format!("duplicate field {path}")).at(path),
+        None => ApiError::invalid(format!("malformed JSON: {e}")),
+    })
+}
+
+/// A [`Value`] being parsed at `path`; the path of a repeated key goes to `duplicate`.
+struct Strict<'a> {
+    path: String,
+    duplicate: &'a std::cell::RefCell<Option<String>>,
+}
+
+impl Strict<'_> {
+    fn at(&self, segment: std::fmt::Arguments<'_>, dot: bool) -> Self {
+        let path = if dot && !self.path.is_empty() {
+            format!("{}.{segment}", self.path)
+        } else {
+            format!("{}{segment}", self.path)
+        };
+        Strict {
+            path,
+            duplicate: self.duplicate,
+        }
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Strict<'_> {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Strict<'_> {
+    type Value = Value;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(v) =
+            seq.next_element_seed(self.at(format_args!("[{}]", items.len()), false))?
+        {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let inner = self.at(format_args!("{key}"), true);
+            if object.contains_key(&key) {
+                *self.duplicate.borrow_mut() = Some(inner.path);
+                return Err(serde::de::Error::custom(format_args!(
+                    "duplicate key {key}"
+                )));
+            }
+            let value = map.next_value_seed(inner)?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
     }
 }
 
@@ -353,6 +459,31 @@ mod tests {
         assert_eq!(e.to_string(), "resources must be an object");
         let e = error(json!({"name": "a", "resources": {"cpu": "x"}}));
         assert_eq!(e.field(), Some("resources.cpu"));
+    }
+
+    #[test]
+    fn a_key_repeated_at_any_depth_is_refused_by_its_path() {
+        let dup = |body: &str| strict_json(body.as_bytes()).unwrap_err();
+        let e = dup(r#"{"name":"a","name":"b"}"#);
+        assert_eq!(e.to_string(), "duplicate field name");
+        assert_eq!(e.field(), Some("name"));
+        let e = dup(r#"{"name":"a","resources":{"cpu":"1","memory":"1Gi","cpu":"2"}}"#);
+        assert_eq!(e.field(), Some("resources.cpu"));
+        let e = dup(r#"{"alerts":{"routes":[{"to":"a"},{"to":"b","to":"c"}]}}"#);
+        assert_eq!(e.field(), Some("alerts.routes[1].to"));
+        let e = dup(r#"[{"a":1,"a":1}]"#);
+        assert_eq!(e.field(), Some("[0].a"));
+        // the same key in sibling objects is fine, and the value is what serde_json would give
+        let body = r#"{"a":{"x":1},"b":{"x":[1,-2,2.5,true,null,"s"]},"c":{}}"#;
+        assert_eq!(
+            strict_json(body.as_bytes()).unwrap(),
+            serde_json::from_str::<Value>(body).unwrap()
+        );
+        let e = strict_json(b"{\"a\":1} x").unwrap_err();
+        assert!(e.to_string().starts_with("malformed JSON"), "{e}");
+        assert_eq!(e.field(), None);
+        let e = strict_json(b"{\"a\":").unwrap_err();
+        assert!(e.to_string().starts_with("malformed JSON"), "{e}");
     }
 
     #[test]

@@ -28,6 +28,12 @@ pub enum Code {
     AlreadyExists,
     /// 409: the resource's state does not allow it now.
     Conflict,
+    /// 409: `DELETE /tenants/{tenant}` without `cascade` while clusters exist. Spelled as Kupe's
+    /// CLI matches it (`clusters_exist`), so `kupe tenant delete` suggests `--cascade`.
+    ClustersExist,
+    /// 409: `DELETE /tenants/{tenant}` of a tenant already being deleted. Spelled as Kupe's CLI
+    /// matches it (`already_terminating`).
+    AlreadyTerminating,
     /// 412: `If-Match` does not match the current version.
     PreconditionFailed,
     /// 429, with `Retry-After`.
@@ -53,7 +59,10 @@ impl Code {
             }
             Code::NotFound => StatusCode::NOT_FOUND,
             Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Code::AlreadyExists | Code::Conflict => StatusCode::CONFLICT,
+            Code::AlreadyExists
+            | Code::Conflict
+            | Code::ClustersExist
+            | Code::AlreadyTerminating => StatusCode::CONFLICT,
             Code::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Code::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
@@ -75,6 +84,8 @@ impl Code {
             Code::MethodNotAllowed => "MethodNotAllowed",
             Code::AlreadyExists => "AlreadyExists",
             Code::Conflict => "Conflict",
+            Code::ClustersExist => "clusters_exist",
+            Code::AlreadyTerminating => "already_terminating",
             Code::PreconditionFailed => "PreconditionFailed",
             Code::RateLimited => "RateLimited",
             Code::InternalError => "InternalError",
@@ -201,14 +212,34 @@ impl ApiError {
         e
     }
 
+    /// 503 with `Retry-After`: the store is throttling or briefly unavailable.
+    pub fn throttled() -> Self {
+        let mut e = Self::new(
+            Code::Throttled,
+            "The service is busy; retry after the Retry-After delay",
+        );
+        e.retry_after = Some(THROTTLED_RETRY_AFTER_SECS);
+        e
+    }
+
     /// 500: the cause is logged by the caller, never returned.
     pub fn internal() -> Self {
         Self::new(Code::InternalError, "Internal server error")
     }
 }
 
+/// Seconds a client is asked to wait after a 503 `Throttled`: DynamoDB's throttling clears
+/// within a second or two once the burst that caused it eases.
+pub const THROTTLED_RETRY_AFTER_SECS: u64 = 1;
+
+/// The one mapping of store failures: what may pass if sent again later is 503 `Throttled` with
+/// `Retry-After`; anything else is a 500 whose cause is logged, never returned.
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
+        if let crate::store::StoreError::Throttled { .. } = e {
+            tracing::warn!(error = %e, "store throttled");
+            return ApiError::throttled();
+        }
         tracing::error!(error = %e, "store failure");
         ApiError::internal()
     }
@@ -245,5 +276,21 @@ mod tests {
         let at = ApiError::invalid("resources.cpu must be greater than 0").at("resources.cpu");
         assert_eq!(at.body()["field"], "resources.cpu");
         assert_eq!(Code::NotReady.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[test]
+    fn a_throttled_store_is_503_with_retry_after_and_other_store_failures_500() {
+        use crate::store::StoreError;
+        let e = ApiError::from(StoreError::Throttled {
+            operation: "GetItem",
+            cause: "ProvisionedThroughputExceededException: slow down".into(),
+        });
+        assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(e.body()["code"], "Throttled");
+        assert_eq!(e.retry_after(), Some(THROTTLED_RETRY_AFTER_SECS));
+        assert!(!e.to_string().contains("Provisioned"), "no internals");
+        let e = ApiError::from(StoreError::Corrupt("x".into()));
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(e.retry_after(), None);
     }
 }

@@ -35,10 +35,18 @@ pub enum StepOutcome {
     NoReply,
 }
 
-/// A provider failure the workflow should see (it ends the rollout in `Degraded`).
+/// A provider failure the workflow should see.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ProviderError(pub String);
+pub enum ProviderError {
+    /// The provider refused or failed the work itself (bad spec, quota, a broken cluster):
+    /// retrying cannot help, the rollout ends `Degraded` at once.
+    #[error("{0}")]
+    Terminal(String),
+    /// The provider could not be reached or answered with a transient fault (throttling,
+    /// timeouts, 5xx): the workflow retries the step with backoff.
+    #[error("{0}")]
+    Transient(String),
+}
 
 /// A cluster backend.
 #[allow(async_fn_in_trait)]

@@ -71,6 +71,9 @@ pub struct SimulatedConfig {
     pub fail: Vec<Rule>,
     /// Steps that never answer (no success, no failure, no heartbeat).
     pub hang: Vec<Rule>,
+    /// How long every provider call takes before it answers, like a real provider's API under
+    /// load (default none).
+    pub latency: Duration,
 }
 
 impl SimulatedConfig {
@@ -84,6 +87,7 @@ impl SimulatedConfig {
             domain: domain.to_string(),
             fail: Vec::new(),
             hang: Vec::new(),
+            latency: Duration::ZERO,
         }
     }
 
@@ -127,7 +131,7 @@ impl SimulatedConfig {
         match action {
             Action::Provision => self.provision,
             Action::Upgrade => self.upgrade,
-            Action::Update => self.update,
+            Action::Update | Action::Migrate => self.update,
             Action::Delete => self.delete,
         }
     }
@@ -165,7 +169,7 @@ fn now_ms() -> u64 {
 }
 
 fn err(e: impl std::fmt::Display) -> ProviderError {
-    ProviderError(format!("simulated backend unavailable: {e}"))
+    ProviderError::Transient(format!("simulated backend unavailable: {e}"))
 }
 
 /// Generates a self-signed CA certificate for one cluster, as PEM.
@@ -224,7 +228,7 @@ impl Simulated {
             return Some(Ok(StepOutcome::NoReply));
         }
         if self.config.fail.iter().any(|r| r.matches(op)) {
-            return Some(Err(ProviderError(format!(
+            return Some(Err(ProviderError::Terminal(format!(
                 "injected failure: {:?} of cluster {}",
                 op.action, op.name
             ))));
@@ -272,6 +276,7 @@ impl Simulated {
 
 impl Provider for Simulated {
     async fn start(&self, op: &Operation) -> Result<StepOutcome, ProviderError> {
+        tokio::time::sleep(self.config.latency).await;
         if let Some(injected) = self.injected(op) {
             return injected;
         }
@@ -298,6 +303,7 @@ impl Provider for Simulated {
     }
 
     async fn check(&self, op: &Operation) -> Result<StepOutcome, ProviderError> {
+        tokio::time::sleep(self.config.latency).await;
         if let Some(injected) = self.injected(op) {
             return injected;
         }
@@ -305,7 +311,7 @@ impl Provider for Simulated {
             .get(Self::pk(op), format!("OP#{}", op.generation))
             .await?
             .ok_or_else(|| {
-                ProviderError(format!(
+                ProviderError::Terminal(format!(
                     "no {:?} operation was started for generation {}",
                     op.action, op.generation
                 ))
@@ -320,7 +326,7 @@ impl Provider for Simulated {
             }));
         }
         let ca: SimCa = self.get(Self::pk(op), "CA".into()).await?.ok_or_else(|| {
-            ProviderError("the cluster has no CA: it was never provisioned".into())
+            ProviderError::Terminal("the cluster has no CA: it was never provisioned".into())
         })?;
         Ok(StepOutcome::Reply(self.observed(op, &ca.pem)))
     }

@@ -35,6 +35,7 @@ struct NewClusterBody {
     version: Option<String>,
     resources: Option<ResourcesInput>,
     alerts: Option<JsonObject>,
+    high_availability: Option<bool>,
 }
 
 /// The body of a PATCH: a JSON merge patch.
@@ -53,6 +54,7 @@ struct ClusterPatchBody {
     display_name: Option<Value>,
     #[serde(default, deserialize_with = "present", rename = "type")]
     cluster_type: Option<Value>,
+    high_availability: Option<bool>,
 }
 
 /// `resources` in a PATCH: `null` returns a resource to the plan's default.
@@ -97,6 +99,7 @@ impl TryFrom<NewClusterBody> for NewCluster {
             version,
             resources: b.resources.unwrap_or_default(),
             alerts,
+            high_availability: b.high_availability.unwrap_or(false),
         })
     }
 }
@@ -110,17 +113,22 @@ impl TryFrom<ClusterPatchBody> for ClusterPatch {
             && b.alerts.is_none()
             && b.name.is_none()
             && b.display_name.is_none()
-            && b.cluster_type.is_none();
+            && b.cluster_type.is_none()
+            && b.high_availability.is_none();
         if changes_nothing {
             return Err(Invalid {
                 field: None,
-                message: "PATCH body must change at least one of: version, resources, alerts"
+                message: "PATCH body must change at least one of: version, resources, alerts, \
+                          highAvailability"
                     .into(),
             });
         }
         let version = match b.version {
             None => None,
             Some(None) => return Err(Invalid::at("version", "version cannot be removed")),
+            // Kupe's Terraform provider sends `"version": ""` when the version is left to the
+            // server: no change.
+            Some(Some(v)) if v.is_empty() => None,
             Some(Some(v)) => Some(version(&v)?),
         };
         let resources = match b.resources {
@@ -143,6 +151,7 @@ impl TryFrom<ClusterPatchBody> for ClusterPatch {
                 .alerts
                 .map(|a| a.map_or(Value::Null, |o| Value::Object(o.0))),
             echoed,
+            high_availability: b.high_availability,
         })
     }
 }

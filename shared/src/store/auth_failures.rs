@@ -31,7 +31,9 @@ impl From<AuthFailureItem> for AuthFailures {
 }
 
 impl AuthFailures {
-    /// Seconds the IP must still wait at `now`, if blocked.
+    /// Seconds the IP must still wait at `now` (epoch seconds, rounded down), if blocked. The
+    /// block ends at the start of second `blocked_until`, so `blocked_until - now` is the true
+    /// time left rounded up: a retry after exactly this many seconds (`Retry-After`) is served.
     pub fn wait(&self, now: u64) -> Option<u64> {
         (self.expires_at > now && self.blocked_until > now).then(|| self.blocked_until - now)
     }

@@ -1,12 +1,14 @@
-//! The cluster aggregate: create (with its quota slot, in one transaction), read, list, the
-//! API's two conditional writes (a spec change, the start of a deletion), and the reconciler's
-//! `Degraded` write. The workflow's own status writes are the state machine's (the same
+//! The cluster aggregate: create (with its quota slot and its resources from the tenant's pool,
+//! in one transaction), read, list, the API's conditional writes (a spec change, with the pool
+//! change in the same transaction when the resources change; the start of a deletion), and the
+//! reconciler's `Degraded` write. The workflow's own status writes are the state machine's (the same
 //! conditions, pinned by a test).
 
 use super::{
-    item::{from_item, key, to_item, ClusterItem, Item, StoredCluster},
+    item::{from_item, key, to_item, ClusterItem, Item, StoredCluster, TenantItem},
     schema::*,
-    write::{sdk_error, Outcome, Values},
+    tenants::TenantRecord,
+    write::{i, n, s, sdk_error, unbuilt, Outcome, Values},
     Store, StoreError,
 };
 use crate::{
@@ -15,6 +17,9 @@ use crate::{
         etag::ResourceVersion,
         names::{ClusterName, TenantName},
         phase::Phase,
+        pool::Allocation,
+        resources::ResourceKind,
+        tenant_phase::TenantPhase,
     },
     workflow::ExecutionInput,
 };
@@ -22,13 +27,6 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, Put, ReturnValuesOnConditionCheckFailure as OnFailure, TransactWriteItem,
     Update,
 };
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-fn n(v: u64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
 
 /// The clusters of the table.
 #[derive(Debug, Clone, Copy)]
@@ -41,10 +39,67 @@ pub struct Clusters<'a> {
 pub enum CreateOutcome {
     /// Written (possibly by an earlier attempt of this same request).
     Created,
-    /// The tenant's plan has no free slot.
-    OverQuota,
+    /// The tenant refused the claim ([`COND_CLAIM_SLOT`] or a pool clause): here is the tenant
+    /// as it was (absent when it is gone), for the caller to say why.
+    SlotRefused(Option<Box<TenantRecord>>),
     /// The name is taken (or was re-taken since the read); here is what is there, if live.
     Exists(Option<Box<Cluster>>),
+}
+
+/// What a create claims from its tenant: a slot, under the plan the request judged by, and the
+/// cluster's resources from the plan's pool.
+#[derive(Debug, Clone, Copy)]
+pub struct SlotClaim<'a> {
+    /// The plan the request judged by: the claim fails if the tenant moved to another since.
+    pub plan: &'a str,
+    /// The plan's cluster quota.
+    pub max_clusters: u32,
+    /// The plan's pool.
+    pub pool: Allocation,
+}
+
+/// The tenant's side of a resize: the pool change, under the plan the request judged by.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolChange<'a> {
+    /// The plan the request judged by.
+    pub plan: &'a str,
+    /// The plan's pool.
+    pub pool: Allocation,
+    /// New resources minus old, per kind.
+    pub delta: Allocation,
+}
+
+/// Outcome of a spec change that also changes the tenant's allocation.
+#[derive(Debug)]
+pub enum ResizeOutcome {
+    /// The cluster's side decided it (written, ours, conflict, absent).
+    Cluster(Box<Outcome<Cluster>>),
+    /// The tenant refused the pool change ([`COND_SAME_PLAN`] or a pool clause): here is the
+    /// tenant as it was (absent when it is gone).
+    PoolRefused(Option<Box<TenantRecord>>),
+}
+
+fn tenant_of(outcome: &Outcome<Item>) -> Result<Option<Box<TenantRecord>>, StoreError> {
+    match outcome {
+        Outcome::Written(i) | Outcome::AlreadyOurs(i) | Outcome::Conflict(i) => Ok(Some(Box::new(
+            from_item::<_, TenantItem>(i.clone())?.into(),
+        ))),
+        Outcome::Absent => Ok(None),
+    }
+}
+
+/// The pool values of a claim or resize: `:roomX` = pool − addition for each kind in
+/// `growing`, exactly.
+fn rooms(pool: &Allocation, added: &Allocation, growing: &[ResourceKind], values: &mut Values) {
+    for kind in growing {
+        let name = match kind {
+            ResourceKind::Cpu => ":roomCpu",
+            ResourceKind::Memory => ":roomMemory",
+            ResourceKind::Storage => ":roomStorage",
+        };
+        let room = pool.get(*kind).saturating_sub(added.get(*kind));
+        values.insert(name.into(), AttributeValue::N(room.to_string()));
+    }
 }
 
 /// The live cluster of a written or conflicting item; a tombstone reads as absent.
@@ -70,10 +125,12 @@ impl Clusters<'_> {
         item.map_or(Ok(None), live)
     }
 
-    /// Creates a cluster (or re-creates one over a tombstone) and claims its quota slot, in one
-    /// transaction: the tenant's `members` set gains the name only while it has fewer than
-    /// `max_clusters` names (or already holds this one), and the cluster item is written only
-    /// over `previous` (nothing, or the tombstone at that version).
+    /// Creates a cluster (or re-creates one over a tombstone) and claims its quota slot and its
+    /// resources, in one transaction: the tenant's cluster slots gain the name and its
+    /// `allocated*` counters the cluster's resources only while it is on `claim.plan`, has fewer
+    /// than `max_clusters` slots, does not hold this name yet, and the pool has room for each
+    /// resource; the cluster item is written only over `previous` (nothing, or the tombstone at
+    /// that version).
     ///
     /// # Errors
     /// [`StoreError`] on DynamoDB failure.
@@ -81,11 +138,16 @@ impl Clusters<'_> {
         &self,
         c: &Cluster,
         previous: Option<ResourceVersion>,
-        max_clusters: u32,
+        claim: &SlotClaim<'_>,
         token: &str,
     ) -> Result<CreateOutcome, StoreError> {
         let table = &self.store.table;
-        let corrupt = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Corrupt(e.to_string());
+        let asked = Allocation::of(&c.spec.resources);
+        if asked.first_above(&claim.pool).is_some() {
+            // No tenant can hold it: refuse without a write (the caller checks this first).
+            let tenant = self.store.tenants().get(c.tenant.as_str()).await?;
+            return Ok(CreateOutcome::SlotRefused(tenant.map(Box::new)));
+        }
         let mut values = Values::from([(":deleted".to_string(), s(Phase::Deleted.as_str()))]);
         let condition = match previous {
             None => COND_NEW_ITEM,
@@ -104,21 +166,29 @@ impl Clusters<'_> {
             )
             .return_values_on_condition_check_failure(OnFailure::AllOld)
             .build()
-            .map_err(corrupt)?;
-        let update = "ADD #members :member";
-        let slot = Update::builder()
-            .table_name(table)
-            .set_key(Some(key(tenant_pk(c.tenant.as_str()), TENANT_SK)))
-            .update_expression(update)
-            .condition_expression(COND_CLAIM_SLOT)
-            .set_expression_attribute_names(Some(names_used(&format!(
-                "{update} {COND_CLAIM_SLOT}"
-            ))))
-            .expression_attribute_values(":member", AttributeValue::Ss(vec![c.name.to_string()]))
-            .expression_attribute_values(":name", s(c.name.as_str()))
-            .expression_attribute_values(":max", n(u64::from(max_clusters)))
-            .build()
-            .map_err(corrupt)?;
+            .map_err(unbuilt)?;
+        let slot_condition = pool_condition(COND_CLAIM_SLOT, &ResourceKind::ALL);
+        let mut slot_values = Values::from([
+            (
+                ":member".to_string(),
+                AttributeValue::Ss(vec![c.name.to_string()]),
+            ),
+            (":name".into(), s(c.name.as_str())),
+            (":max".into(), n(u64::from(claim.max_clusters))),
+            (":plan".into(), s(claim.plan)),
+            (":cpu".into(), i(asked.cpu)),
+            (":memory".into(), i(asked.memory)),
+            (":storage".into(), i(asked.storage)),
+            (":one".into(), n(1)),
+            (":terminating".into(), s(TenantPhase::Terminating.as_str())),
+        ]);
+        rooms(&claim.pool, &asked, &ResourceKind::ALL, &mut slot_values);
+        let slot = self.tx_update(
+            key(tenant_pk(c.tenant.as_str()), TENANT_SK),
+            CLAIM_SLOT_UPDATE,
+            &slot_condition,
+            slot_values,
+        )?;
         let items = vec![
             TransactWriteItem::builder().update(slot).build(),
             TransactWriteItem::builder().put(cluster).build(),
@@ -135,13 +205,38 @@ impl Clusters<'_> {
                 ))
             }
         };
-        Ok(match cluster {
+        Ok(match (cluster, slot) {
             // Our own transaction landed and its reply was lost: the retry finds our cluster.
-            Some(Outcome::AlreadyOurs(_)) => CreateOutcome::Created,
-            _ if slot.is_some() => CreateOutcome::OverQuota,
-            Some(Outcome::Conflict(item)) => CreateOutcome::Exists(live(item)?.map(Box::new)),
+            (Some(Outcome::AlreadyOurs(_)), _) => CreateOutcome::Created,
+            // The name is taken: that answer beats the quota (the slot fails too when the name
+            // still holds one).
+            (Some(Outcome::Conflict(item)), _) => CreateOutcome::Exists(live(item)?.map(Box::new)),
+            (_, Some(refused)) => CreateOutcome::SlotRefused(tenant_of(refused)?),
             _ => CreateOutcome::Exists(None),
         })
+    }
+
+    /// One `Update` of a transaction, conditional, asking for the old item on failure.
+    fn tx_update(
+        &self,
+        key: Item,
+        update: &str,
+        condition: &str,
+        values: Values,
+    ) -> Result<Update, StoreError> {
+        let expr = format!("{update} {condition}");
+        Update::builder()
+            .table_name(&self.store.table)
+            .set_key(Some(key))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names_used(&expr)))
+            .set_expression_attribute_values(
+                Some(values_used(&expr, values)).filter(|v| !v.is_empty()),
+            )
+            .return_values_on_condition_check_failure(OnFailure::AllOld)
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
     async fn update(
@@ -156,18 +251,10 @@ impl Clusters<'_> {
         self.store.write(write, Some(token)).await?.decode(live)
     }
 
-    /// Writes a new spec (and bumped generation) if the cluster is still at `expected`.
-    ///
-    /// # Errors
-    /// [`StoreError`] on DynamoDB failure.
-    pub async fn update_spec(
-        &self,
-        next: &Cluster,
-        expected: ResourceVersion,
-        token: &str,
-    ) -> Result<Outcome<Cluster>, StoreError> {
+    /// The update of a spec change and its values.
+    fn spec_update(next: &Cluster, expected: ResourceVersion, token: &str) -> (String, Values) {
         let it = ClusterItem::from(next);
-        let values = Values::from([
+        let mut values = Values::from([
             (":version".to_string(), s(it.version)),
             (":cpu".into(), s(it.cpu)),
             (":memory".into(), s(it.memory)),
@@ -179,10 +266,96 @@ impl Clusters<'_> {
             (":expected_rv".into(), n(expected.0)),
             (":token".into(), s(token)),
         ]);
-        let update = "SET #version = :version, #cpu = :cpu, #memory = :memory, \
-             #storage = :storage, #alerts = :alerts, #gen = :gen, #updated = :updated, \
-             #rv = :new_rv, #token = :token";
-        self.update(next, update, values, token).await
+        values.insert(":ha".into(), AttributeValue::Bool(it.high_availability));
+        let ha_since = match it.ha_since_generation {
+            Some(g) => {
+                values.insert(":ha_since".into(), n(g));
+                ", #haSince = :ha_since"
+            }
+            None => " REMOVE #haSince",
+        };
+        let update = format!(
+            "SET #version = :version, #cpu = :cpu, #memory = :memory, \
+             #storage = :storage, #alerts = :alerts, #ha = :ha, #gen = :gen, \
+             #updated = :updated, #rv = :new_rv, #token = :token{ha_since}"
+        );
+        (update, values)
+    }
+
+    /// Writes a new spec (and bumped generation) if the cluster is still at `expected`.
+    ///
+    /// # Errors
+    /// [`StoreError`] on DynamoDB failure.
+    pub async fn update_spec(
+        &self,
+        next: &Cluster,
+        expected: ResourceVersion,
+        token: &str,
+    ) -> Result<Outcome<Cluster>, StoreError> {
+        let (update, values) = Self::spec_update(next, expected, token);
+        self.update(next, &update, values, token).await
+    }
+
+    /// Writes a new spec whose resources differ (in exact units) from the current ones, and the
+    /// tenant's allocation change, in one transaction: the cluster only if still at `expected`,
+    /// the tenant only while on `change.plan` and, for each resource that grows, while the pool
+    /// has room for the growth. The tenant's version is bumped.
+    ///
+    /// # Errors
+    /// [`StoreError`] on DynamoDB failure.
+    pub async fn resize(
+        &self,
+        next: &Cluster,
+        expected: ResourceVersion,
+        change: &PoolChange<'_>,
+        token: &str,
+    ) -> Result<ResizeOutcome, StoreError> {
+        let (update, values) = Self::spec_update(next, expected, token);
+        let cluster = self.tx_update(
+            Self::key(&next.tenant, &next.name),
+            &update,
+            COND_SAME_VERSION,
+            values,
+        )?;
+        let growing: Vec<ResourceKind> = ResourceKind::ALL
+            .into_iter()
+            .filter(|k| change.delta.get(*k) > 0)
+            .collect();
+        let mut tenant_values = Values::from([
+            (":plan".to_string(), s(change.plan)),
+            (":cpu".into(), i(change.delta.cpu)),
+            (":memory".into(), i(change.delta.memory)),
+            (":storage".into(), i(change.delta.storage)),
+            (":one".into(), n(1)),
+        ]);
+        rooms(&change.pool, &change.delta, &growing, &mut tenant_values);
+        let tenant = self.tx_update(
+            key(tenant_pk(next.tenant.as_str()), TENANT_SK),
+            "ADD #allocCpu :cpu, #allocMemory :memory, #allocStorage :storage, #rv :one",
+            &pool_condition(COND_SAME_PLAN, &growing),
+            tenant_values,
+        )?;
+        let items = vec![
+            TransactWriteItem::builder().update(cluster).build(),
+            TransactWriteItem::builder().update(tenant).build(),
+        ];
+        let reasons = match self.store.transact(items, token).await? {
+            Ok(()) => {
+                return Ok(ResizeOutcome::Cluster(Box::new(Outcome::Written(
+                    next.clone(),
+                ))))
+            }
+            Err(reasons) => reasons,
+        };
+        match reasons.as_slice() {
+            [Some(cluster), _] => Ok(ResizeOutcome::Cluster(Box::new(
+                cluster.clone().decode(live)?,
+            ))),
+            [None, Some(tenant)] => Ok(ResizeOutcome::PoolRefused(tenant_of(tenant)?)),
+            _ => Err(StoreError::Corrupt(
+                "unexpected cancellation reasons".into(),
+            )),
+        }
     }
 
     /// Moves a cluster to `Terminating` (bumping generation, which starts the teardown) if it is
@@ -246,13 +419,7 @@ impl Clusters<'_> {
             (":gen".into(), n(input.generation)),
             (":inc".into(), n(input.incarnation)),
         ]);
-        for p in [
-            Phase::Pending,
-            Phase::Provisioning,
-            Phase::Upgrading,
-            Phase::Updating,
-            Phase::Terminating,
-        ] {
+        for p in Phase::ALL.into_iter().filter(|p| p.is_progressing()) {
             values.insert(format!(":{}", p.as_str().to_lowercase()), s(p.as_str()));
         }
         values.insert(":deleting".into(), s("Deleting"));
@@ -310,7 +477,8 @@ impl Clusters<'_> {
         Ok((clusters, more))
     }
 
-    /// Turns a cluster whose teardown finished into a tombstone and gives its quota slot back,
+    /// Turns a cluster whose teardown finished into a tombstone and gives its quota slot and
+    /// resources back,
     /// as the workflow's `Retire` and `ReleaseSlot` states do. Test support: it reads the
     /// incarnation first. Returns whether the cluster was still there to retire.
     ///
@@ -341,7 +509,11 @@ impl Clusters<'_> {
         if !self.store.write(write, None).await?.landed() {
             return Ok(false);
         }
-        self.store.tenants().release_slot(tenant, name).await?;
+        let resources = Allocation::of(&current.spec.resources);
+        self.store
+            .tenants()
+            .release_slot(tenant, name, &resources)
+            .await?;
         Ok(true)
     }
 }

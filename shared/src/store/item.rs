@@ -110,6 +110,11 @@ pub struct ClusterItem {
     pub metrics: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub write_token: Option<String>,
+    /// Absent on items written before HA existed: off.
+    #[serde(default)]
+    pub high_availability: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ha_since_generation: Option<u64>,
 }
 
 /// A cluster item as read: a live cluster, or the tombstone of a deleted one.
@@ -193,6 +198,7 @@ impl TryFrom<ClusterItem> for Cluster {
                     storage: q("storage", &it.storage)?,
                 },
                 alerts: json_object("alerts", &it.alerts)?,
+                high_availability: it.high_availability,
             },
             generation: it.generation,
             resource_version: ResourceVersion(it.resource_version),
@@ -225,6 +231,7 @@ impl TryFrom<ClusterItem> for Cluster {
                 certificate_authority: it.certificate_authority,
             },
             write_token: it.write_token,
+            ha_since_generation: it.ha_since_generation,
         })
     }
 }
@@ -267,6 +274,8 @@ impl From<&Cluster> for ClusterItem {
                 .as_ref()
                 .map(|m| serde_json::Value::Object(m.clone()).to_string()),
             write_token: c.write_token.clone(),
+            high_availability: c.spec.high_availability,
+            ha_since_generation: c.ha_since_generation,
         };
         // Each condition is one attribute of a pair: the one of its current truth, holding the
         // time it last flipped.
@@ -303,9 +312,49 @@ pub struct TenantItem {
     pub tenant: String,
     pub plan: String,
     pub created_at: String,
-    /// Names holding a slot of the quota: a string set, absent while empty.
+    /// Cluster slots: names holding a slot of the quota; a string set, absent while empty.
     #[serde(default, skip_serializing)]
     pub members: Vec<String>,
+    /// Write counter, the tenant's ETag (absent = 0 on tenants onboarded before it existed).
+    #[serde(default)]
+    pub resource_version: u64,
+    /// `Active` when absent; `Terminating` once the tenant's deletion was accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    // tenancy: settings and the resource pool counters (absent = 0 / unset)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_email: Option<String>,
+    #[serde(default)]
+    pub enforce_log_limit: bool,
+    #[serde(default)]
+    pub enforce_metrics_limit: bool,
+    /// Millicores.
+    #[serde(default)]
+    pub allocated_cpu: i64,
+    /// Bytes.
+    #[serde(default)]
+    pub allocated_memory: i64,
+    /// Bytes.
+    #[serde(default)]
+    pub allocated_storage: i64,
+}
+
+/// A member item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct MemberItem {
+    pub pk: String,
+    pub sk: String,
+    pub tenant: String,
+    /// As first given, trimmed (the sort key holds it lowercased).
+    pub email: String,
+    pub role: String,
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_token: Option<String>,
 }
 
 /// An API key item (also in the `byTenant` index).
@@ -383,7 +432,10 @@ mod tests {
                 GSI1_SK,
             ])
             .collect();
-        let c = ClusterBuilder::new("prod").running().build();
+        let c = ClusterBuilder::new("prod")
+            .running()
+            .high_availability(1)
+            .build();
         let key = ApiKeyItem {
             pk: "p".into(),
             sk: "s".into(),
@@ -405,7 +457,39 @@ mod tests {
             blocked_until: 2,
             ttl: 3,
         };
-        let written = [names(&ClusterItem::from(&c)), names(&key), names(&failures)];
+        let tenant = TenantItem {
+            pk: "p".into(),
+            sk: "s".into(),
+            tenant: "t".into(),
+            plan: "pro".into(),
+            created_at: "c".into(),
+            members: Vec::new(),
+            resource_version: 1,
+            phase: Some("Active".into()),
+            display_name: Some("T".into()),
+            contact_email: Some("ops@example.com".into()),
+            enforce_log_limit: true,
+            enforce_metrics_limit: false,
+            allocated_cpu: 1,
+            allocated_memory: 2,
+            allocated_storage: 3,
+        };
+        let member = MemberItem {
+            pk: "p".into(),
+            sk: "s".into(),
+            tenant: "t".into(),
+            email: "e".into(),
+            role: "admin".into(),
+            created_at: "c".into(),
+            write_token: Some("w".into()),
+        };
+        let written = [
+            names(&ClusterItem::from(&c)),
+            names(&key),
+            names(&failures),
+            names(&tenant),
+            names(&member),
+        ];
         for name in written.iter().flatten() {
             assert!(
                 known.contains(&name.as_str()),

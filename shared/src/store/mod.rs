@@ -1,5 +1,5 @@
 //! The DynamoDB store, one module per aggregate: [`clusters`], [`tenants`], [`apikeys`],
-//! [`auth_failures`], and [`session`] (the one read every request starts with). Each aggregate
+//! [`members`], [`tenant_purge`] (a tenant's deletion), [`auth_failures`], and [`session`] (the one read every request starts with). Each aggregate
 //! is a handle borrowed from [`Store`] (`store.clusters()`), takes domain values, ids and
 //! numbers (never policy objects), and sends every write through the one conditional-write
 //! helper in `write`, which turns a failed condition into a named [`Outcome`].
@@ -11,8 +11,10 @@ pub mod apikeys;
 pub mod auth_failures;
 pub mod clusters;
 pub mod item;
+pub mod members;
 pub mod schema;
 pub mod session;
+pub mod tenant_purge;
 pub mod tenants;
 mod write;
 
@@ -29,11 +31,15 @@ use aws_sdk_dynamodb::Client;
 /// A store failure that is not a domain outcome.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// DynamoDB kept throttling after the SDK's own retries.
-    #[error("DynamoDB {operation} was throttled")]
+    /// DynamoDB kept failing in a way that may pass if the call is sent again later, after the
+    /// SDK's own retries: throttling, a transaction conflict, a 5xx, a timeout or a lost
+    /// connection. The API answers 503 `Throttled` with `Retry-After`.
+    #[error("DynamoDB {operation} was throttled or unavailable: {cause}")]
     Throttled {
         /// Operation name.
         operation: &'static str,
+        /// What DynamoDB or the SDK said, for the log.
+        cause: String,
     },
     /// The SDK call failed (after its own retries of transient errors).
     #[error("DynamoDB {operation} failed: {message}")]
@@ -79,6 +85,16 @@ impl Store {
     /// Tenants.
     pub fn tenants(&self) -> tenants::Tenants<'_> {
         tenants::Tenants { store: self }
+    }
+
+    /// Tenant members.
+    pub fn members(&self) -> members::Members<'_> {
+        members::Members { store: self }
+    }
+
+    /// A tenant's deletion and purge.
+    pub fn tenant_purge(&self) -> tenant_purge::TenantPurge<'_> {
+        tenant_purge::TenantPurge { store: self }
     }
 
     /// API keys.

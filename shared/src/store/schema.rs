@@ -7,6 +7,7 @@
 //! | tenant          | `TENANT#<tenant>`  | `TENANT`          |
 //! | cluster         | `TENANT#<tenant>`  | `CLUSTER#<name>`  |
 //! | API key         | `APIKEY#<8 hex>`   | `APIKEY`          |
+//! | member          | `TENANT#<tenant>`  | `MEMBER#<email lowercased>` |
 //! | auth failures   | `AUTHFAIL#<ip>`    | `AUTHFAIL`        |
 //!
 //! A deleted cluster is not removed: the teardown's last write turns it into a tombstone
@@ -27,6 +28,8 @@ pub const APIKEY_SK: &str = "APIKEY";
 pub const AUTHFAIL_SK: &str = "AUTHFAIL";
 /// Sort key prefix of cluster items.
 pub const CLUSTER_SK_PREFIX: &str = "CLUSTER#";
+/// Sort key prefix of member items.
+pub const MEMBER_SK_PREFIX: &str = "MEMBER#";
 /// The index listing a tenant's API keys.
 pub const BY_TENANT_INDEX: &str = "byTenant";
 /// Its partition key attribute.
@@ -41,6 +44,10 @@ pub fn tenant_pk(tenant: &str) -> String {
 /// Sort key of a cluster.
 pub fn cluster_sk(name: &str) -> String {
     format!("{CLUSTER_SK_PREFIX}{name}")
+}
+/// Sort key of a member: the email lowercased, so one address is one member whatever its case.
+pub fn member_sk(email_key: &str) -> String {
+    format!("{MEMBER_SK_PREFIX}{email_key}")
 }
 /// Partition key of an API key.
 pub fn apikey_pk(id_hex: &str) -> String {
@@ -114,12 +121,20 @@ pub mod attr {
     pub const CERTIFICATE_AUTHORITY: &str = "certificateAuthority";
     /// Metrics as a JSON string.
     pub const METRICS: &str = "metrics";
+    /// Whether the control plane is highly available (BOOL; absent = off).
+    pub const HIGH_AVAILABILITY: &str = "highAvailability";
+    /// The generation that turned high availability on (N).
+    pub const HA_SINCE_GENERATION: &str = "haSinceGeneration";
     /// Request token of the API write that produced this version.
     pub const WRITE_TOKEN: &str = "writeToken";
     /// Tenant plan name.
     pub const PLAN: &str = "plan";
-    /// Names holding a slot of the tenant's quota (string set).
+    /// On the tenant item: the names of the clusters holding a slot of the tenant's quota
+    /// (string set, absent while empty). The name is historical (the state machine uses it):
+    /// these are cluster slots, not the tenant's people, which are member items.
     pub const MEMBERS: &str = "members";
+    /// A member's email as first given.
+    pub const EMAIL: &str = "email";
     /// Key role.
     pub const ROLE: &str = "role";
     /// SHA-256 of the whole key, hex.
@@ -136,6 +151,20 @@ pub mod attr {
     pub const BLOCKED_UNTIL: &str = "blockedUntil";
     /// Epoch seconds when a record lapses: the table's TTL attribute (N).
     pub const EXPIRES_AT_EPOCH: &str = "ttl";
+
+    // Tenant attributes (tenancy): the tenant's own settings and its resource pool counters.
+    /// Tenant contact address.
+    pub const CONTACT_EMAIL: &str = "contactEmail";
+    /// Whether log ingest beyond the plan is refused (bool).
+    pub const ENFORCE_LOG_LIMIT: &str = "enforceLogLimit";
+    /// Whether metrics beyond the plan are refused (bool).
+    pub const ENFORCE_METRICS_LIMIT: &str = "enforceMetricsLimit";
+    /// CPU the tenant's clusters hold, millicores (N; absent = 0).
+    pub const ALLOCATED_CPU: &str = "allocatedCpu";
+    /// Memory the tenant's clusters hold, bytes (N; absent = 0).
+    pub const ALLOCATED_MEMORY: &str = "allocatedMemory";
+    /// Storage the tenant's clusters hold, bytes (N; absent = 0).
+    pub const ALLOCATED_STORAGE: &str = "allocatedStorage";
 }
 
 /// Every `#placeholder` an expression may use, and the attribute it stands for. The state
@@ -152,6 +181,8 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
     ("#memory", attr::MEMORY),
     ("#storage", attr::STORAGE),
     ("#alerts", attr::ALERTS),
+    ("#ha", attr::HIGH_AVAILABILITY),
+    ("#haSince", attr::HA_SINCE_GENERATION),
     ("#gen", attr::GENERATION),
     ("#created", attr::CREATED_AT),
     ("#updated", attr::UPDATED_AT),
@@ -174,10 +205,19 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
     ("#message", attr::MESSAGE),
     ("#plan", attr::PLAN),
     ("#members", attr::MEMBERS),
+    ("#email", attr::EMAIL),
+    ("#role", attr::ROLE),
     ("#used", attr::LAST_USED_AT),
     ("#failures", attr::FAILURES),
     ("#blocked", attr::BLOCKED_UNTIL),
     ("#expires", attr::EXPIRES_AT_EPOCH),
+    // tenancy
+    ("#contact", attr::CONTACT_EMAIL),
+    ("#enforceLog", attr::ENFORCE_LOG_LIMIT),
+    ("#enforceMetrics", attr::ENFORCE_METRICS_LIMIT),
+    ("#allocCpu", attr::ALLOCATED_CPU),
+    ("#allocMemory", attr::ALLOCATED_MEMORY),
+    ("#allocStorage", attr::ALLOCATED_STORAGE),
 ];
 
 fn tokens(expr: &str, sigil: char) -> impl Iterator<Item = &str> {
@@ -231,14 +271,71 @@ pub const COND_NEW_ITEM: &str = "attribute_not_exists(#pk)";
 /// version: a live cluster, one still `Terminating`, or a tombstone that moved on is refused.
 pub const COND_CREATE_OVER_TOMBSTONE: &str = "#phase = :deleted AND #rv = :old_rv";
 
-/// Claim a quota slot on the tenant. Admits an existing tenant whose `members` set has room, or
-/// already holds this name (so a retried create does not count twice).
-pub const COND_CLAIM_SLOT: &str = "attribute_exists(#pk) AND (attribute_not_exists(#members) \
-     OR size(#members) < :max OR contains(#members, :name))";
+/// Claim a quota slot on the tenant (with [`claim_condition`], which adds the pool clauses).
+/// Admits an existing tenant still on the plan the request judged by (`:plan`), whose cluster
+/// slots do not hold this name yet (a name still held is a teardown that has not given its slot
+/// and resources back: claiming it again would count the new cluster's resources under a slot
+/// the old teardown is about to release) and have room for one more. A `Terminating` tenant
+/// takes no new cluster.
+pub const COND_CLAIM_SLOT: &str = "attribute_exists(#pk) AND #plan = :plan AND NOT \
+     contains(#members, :name) AND (attribute_not_exists(#members) OR size(#members) < :max) \
+     AND (attribute_not_exists(#phase) OR #phase <> :terminating)";
 
-/// Give a slot back when a cluster's teardown finished. Removing a name that is not there
-/// changes nothing, so a retry is safe (the state machine's `ReleaseSlot` sends the same).
-pub const RELEASE_SLOT_UPDATE: &str = "DELETE #members :member";
+/// The pool clause of one resource: admits a tenant whose allocation (absent = 0) leaves room
+/// for what is added, `:roomX` being the pool minus the addition, computed exactly by the
+/// caller. Only additions are conditioned: giving resources back is always admitted.
+pub const COND_POOL_CPU: &str = "(attribute_not_exists(#allocCpu) OR #allocCpu <= :roomCpu)";
+/// See [`COND_POOL_CPU`].
+pub const COND_POOL_MEMORY: &str =
+    "(attribute_not_exists(#allocMemory) OR #allocMemory <= :roomMemory)";
+/// See [`COND_POOL_CPU`].
+pub const COND_POOL_STORAGE: &str =
+    "(attribute_not_exists(#allocStorage) OR #allocStorage <= :roomStorage)";
+
+/// A resize's write on the tenant (with the pool clauses of the resources that grow). Admits an
+/// existing tenant still on the plan the request judged the new size by.
+pub const COND_SAME_PLAN: &str = "attribute_exists(#pk) AND #plan = :plan";
+
+/// `base` and the pool clause of each resource in `growing`.
+pub fn pool_condition(base: &str, growing: &[crate::domain::resources::ResourceKind]) -> String {
+    use crate::domain::resources::ResourceKind;
+    let mut clauses = vec![base.to_string()];
+    for kind in growing {
+        clauses.push(
+            match kind {
+                ResourceKind::Cpu => COND_POOL_CPU,
+                ResourceKind::Memory => COND_POOL_MEMORY,
+                ResourceKind::Storage => COND_POOL_STORAGE,
+            }
+            .to_string(),
+        );
+    }
+    clauses.join(" AND ")
+}
+
+/// The tenant's side of a create: the slot, the resources (`:cpu`, `:memory`, `:storage`) and
+/// the tenant's `resourceVersion` (a create changes what a plan change must check).
+pub const CLAIM_SLOT_UPDATE: &str = "ADD #members :member, #allocCpu :cpu, #allocMemory :memory, \
+     #allocStorage :storage, #rv :one";
+
+/// Give a slot and its resources back when a cluster's teardown finished (the state machine's
+/// `ReleaseSlot` sends the same, with [`COND_HOLDS_SLOT`]): `:releaseX` are the cluster's
+/// resources, negated.
+pub const RELEASE_SLOT_UPDATE: &str = "DELETE #members :member ADD #allocCpu :releaseCpu, \
+     #allocMemory :releaseMemory, #allocStorage :releaseStorage, #rv :one";
+
+/// Release a slot. Admits only a tenant that still holds this name, so the resources are given
+/// back exactly once: a retried release fails this condition, which means "already released".
+pub const COND_HOLDS_SLOT: &str = "contains(#members, :name)";
+
+/// A tenant write (PATCH) over the `resourceVersion` read (`:expected_rv`, 1 or more). Cluster
+/// creates, resizes and releases bump it too, so a plan change judged against the clusters it
+/// read cannot land after one of them changed what fits.
+pub const COND_TENANT_AT_VERSION: &str = "attribute_exists(#pk) AND #rv = :expected_rv";
+
+/// [`COND_TENANT_AT_VERSION`] for a tenant read at version 0 (never written since onboarding
+/// before versions existed).
+pub const COND_TENANT_UNVERSIONED: &str = "attribute_exists(#pk) AND attribute_not_exists(#rv)";
 
 /// Spec change or delete of a cluster. Admits exactly the version the request read, which (after
 /// the If-Match check against that read) is also the version the caller named. Any write in
@@ -262,7 +359,7 @@ pub const RETIRE_UPDATE: &str = "SET #phase = :deleted, #rv = #rv + :one REMOVE 
      #display, #ctype, #version, #cpu, #memory, #storage, #alerts, #gen, #created, #updated, \
      #observed, #readyTrueAt, #readyFalseAt, #progressingTrueAt, #progressingFalseAt, \
      #degradedTrueAt, #degradedFalseAt, #token, #inc, #endpoint, #k8s, #metrics, #ca, #reason, \
-     #message";
+     #message, #ha, #haSince";
 
 /// Turn a finished teardown into a tombstone. Admits only the `Terminating` cluster (or, written
 /// before the rename, `Deleting`) of the generation and incarnation the teardown served: a
@@ -276,7 +373,52 @@ pub const COND_FINISH_DELETION: &str =
 /// spelling of `Terminating`): a newer generation, a finished rollout (`Running`) or the
 /// workflow's own `Degraded` write are left alone.
 pub const COND_DEAD_EXECUTION: &str = "#gen = :gen AND #inc = :inc AND #phase IN \
-     (:pending, :provisioning, :upgrading, :updating, :terminating, :deleting)";
+     (:pending, :provisioning, :upgrading, :updating, :migrating, :terminating, :deleting)";
+
+/// The tenant part of every member write and of a tenant DELETE: bump the tenant's
+/// `resourceVersion` (its ETag) and record the request's token (so a retried transaction whose
+/// reply was lost is told apart). `ADD` counts an absent version as 0.
+pub const TENANT_BUMP_UPDATE: &str = "SET #token = :token ADD #rv :one";
+
+/// The start of a tenant's deletion: `Terminating`, with the version bumped and the token
+/// recorded as in [`TENANT_BUMP_UPDATE`].
+pub const TENANT_TERMINATE_UPDATE: &str = "SET #phase = :terminating, #token = :token ADD #rv :one";
+
+/// A member write (or a cascade's start) on the tenant. Admits an existing tenant that is not
+/// `Terminating` (an item without `phase` is `Active`).
+pub const COND_TENANT_ACTIVE: &str =
+    "attribute_exists(#pk) AND (attribute_not_exists(#phase) OR #phase <> :terminating)";
+
+/// [`COND_TENANT_ACTIVE`] at exactly the version the request read (or the caller named in
+/// `If-Match`): any member write in between makes it fail. This is what keeps the last admin
+/// under concurrency: two demotions that each counted two admins cannot both land.
+pub const COND_TENANT_ACTIVE_AT: &str = "attribute_exists(#pk) AND (attribute_not_exists(#phase) \
+     OR #phase <> :terminating) AND #rv = :expected_rv";
+
+/// [`COND_TENANT_ACTIVE_AT`] for version 0: a tenant never written since onboarding has no
+/// `resourceVersion` yet.
+pub const COND_TENANT_ACTIVE_AT_ZERO: &str =
+    "attribute_exists(#pk) AND (attribute_not_exists(#phase) \
+     OR #phase <> :terminating) AND attribute_not_exists(#rv)";
+
+/// Start deleting a tenant without `cascade`. Admits an active tenant with no cluster holding a
+/// slot (a deleting cluster still holds one).
+pub const COND_TENANT_EMPTY: &str = "attribute_exists(#pk) AND (attribute_not_exists(#phase) \
+     OR #phase <> :terminating) AND attribute_not_exists(#members)";
+
+/// Touch a tenant that is already terminating (a repeated DELETE), so its stream record comes
+/// again and a purge that failed is retried. Admits only a `Terminating` tenant.
+pub const COND_TENANT_TERMINATING: &str = "#phase = :terminating";
+
+/// Remove a purged tenant's item, last. Admits only a `Terminating` tenant whose clusters all
+/// finished their teardown (no slot held): a cluster still deleting keeps the tenant.
+pub const COND_PURGE_TENANT: &str = "#phase = :terminating AND attribute_not_exists(#members)";
+
+/// Add a member: its key must be free (one email, whatever its case, is one member).
+pub const COND_NEW_MEMBER: &str = "attribute_not_exists(#pk)";
+
+/// Change or remove a member: it must exist.
+pub const COND_MEMBER_EXISTS: &str = "attribute_exists(#pk)";
 
 /// Move a tenant to another plan; revoke a key by id. Admits only an existing item.
 pub const COND_ITEM_EXISTS: &str = "attribute_exists(#pk)";
@@ -390,11 +532,30 @@ mod tests {
             COND_FINISH_DELETION,
             COND_DEAD_EXECUTION,
             COND_ITEM_EXISTS,
+            TENANT_BUMP_UPDATE,
+            TENANT_TERMINATE_UPDATE,
+            COND_TENANT_ACTIVE,
+            COND_TENANT_ACTIVE_AT,
+            COND_TENANT_ACTIVE_AT_ZERO,
+            COND_TENANT_EMPTY,
+            COND_TENANT_TERMINATING,
+            COND_PURGE_TENANT,
+            COND_NEW_MEMBER,
+            COND_MEMBER_EXISTS,
             COND_KEY_OF_TENANT,
             COND_KEY_USED_SINCE,
             COND_KEY_NEVER_USED,
             COND_FAILURES_SINCE,
             COND_FIRST_FAILURE,
+            // tenancy
+            COND_POOL_CPU,
+            COND_POOL_MEMORY,
+            COND_POOL_STORAGE,
+            COND_SAME_PLAN,
+            CLAIM_SLOT_UPDATE,
+            COND_HOLDS_SLOT,
+            COND_TENANT_AT_VERSION,
+            COND_TENANT_UNVERSIONED,
         ] {
             for t in tokens(expr, '#') {
                 assert!(PLACEHOLDERS.iter().any(|(p, _)| *p == t), "{t} in {expr}");

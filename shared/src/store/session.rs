@@ -30,6 +30,9 @@ fn sort_key(it: &Item) -> Option<&str> {
     it.get(SK).and_then(|v| v.as_s().ok()).map(String::as_str)
 }
 
+/// Retries of the keys a `BatchGetItem` left unprocessed (after 50, 100, 200 ms).
+const UNPROCESSED_ROUNDS: u32 = 3;
+
 impl Store {
     /// Reads the key, the IP's failures, and (with a tenant) the tenant and the `target` key of
     /// that tenant's partition, in one strongly consistent `BatchGetItem` (retrying unprocessed
@@ -56,7 +59,20 @@ impl Store {
         }
         let mut found: Vec<Item> = Vec::new();
         let mut pending = Some(keys);
+        let mut round = 0u32;
         while let Some(keys) = pending.take() {
+            if round > 0 {
+                // DynamoDB left keys unprocessed: it is throttling. Back off a little; after
+                // a few rounds, give up as throttled rather than spin.
+                if round > UNPROCESSED_ROUNDS {
+                    return Err(StoreError::Throttled {
+                        operation: "BatchGetItem",
+                        cause: format!("keys still unprocessed after {UNPROCESSED_ROUNDS} retries"),
+                    });
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(25 << round)).await;
+            }
+            round += 1;
             let batch = KeysAndAttributes::builder()
                 .set_keys(Some(keys))
                 .consistent_read(true)

@@ -10,14 +10,16 @@
 //!   failed, nothing is there                      → Absent
 //! ```
 //!
-//! Only throttling keeps its own kind ([`StoreError::Throttled`]); the SDK has already retried
-//! it. Conflicts are never retried here.
+//! What may succeed if sent again later (throttling, a transaction conflict, a 5xx, a timeout)
+//! keeps its own kind, [`StoreError::Throttled`], once the SDK's own retries are spent: the API
+//! answers it 503 with `Retry-After`. Conflicts are never retried here.
 
 use super::{
     item::Item,
     schema::{attr, names_used, values_used},
     Store, StoreError,
 };
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::{
     error::{ProvideErrorMetadata, SdkError},
     operation::{
@@ -26,7 +28,10 @@ use aws_sdk_dynamodb::{
         transact_write_items::TransactWriteItemsError,
         update_item::{builders::UpdateItemFluentBuilder, UpdateItemError},
     },
-    types::{ReturnValue, ReturnValuesOnConditionCheckFailure as OnFailure, TransactWriteItem},
+    types::{
+        CancellationReason, ReturnValue, ReturnValuesOnConditionCheckFailure as OnFailure,
+        TransactWriteItem,
+    },
 };
 
 /// The result of a conditional write.
@@ -100,26 +105,69 @@ macro_rules! failed_condition {
 }
 failed_condition!(PutItemError, UpdateItemError, DeleteItemError);
 
-/// A failed SDK call (or its service error) as a [`StoreError`], keeping throttling apart.
-pub(crate) fn sdk_error<E>(operation: &'static str, e: E) -> StoreError
+/// Error codes of a request that may succeed if sent again later: throttling (by the table, the
+/// account or the AWS front end) and transactions that collided with another one.
+const RETRYABLE_CODES: &[&str] = &[
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "Throttling",
+    "ThrottlingError",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "TransactionConflictException",
+    "TransactionInProgressException",
+    "InternalServerError",
+    "ServiceUnavailable",
+];
+
+/// The same, as a cancelled transaction's per-item reason codes.
+const RETRYABLE_REASONS: &[&str] = &[
+    "ThrottlingError",
+    "ProvisionedThroughputExceeded",
+    "TransactionConflict",
+];
+
+/// A failed SDK call as a [`StoreError`]: what may succeed later (see [`service_error`], and
+/// timeouts and connection failures) is [`StoreError::Throttled`], the rest [`StoreError::Sdk`].
+pub(crate) fn sdk_error<E>(operation: &'static str, e: SdkError<E, HttpResponse>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let throttled = matches!(
-        e.code(),
-        Some(
-            "ProvisionedThroughputExceededException"
-                | "ThrottlingException"
-                | "RequestLimitExceeded"
-                | "ThrottlingError"
-        )
-    );
-    if throttled {
-        return StoreError::Throttled { operation };
+    let transient = match &e {
+        SdkError::ServiceError(se) => {
+            return service_error(operation, se.raw().status().as_u16(), se.err())
+        }
+        SdkError::TimeoutError(_) => true,
+        SdkError::DispatchFailure(d) => d.is_timeout() || d.is_io(),
+        SdkError::ResponseError(r) => r.raw().status().is_server_error(),
+        _ => false,
+    };
+    let message = aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string();
+    if transient {
+        StoreError::Throttled {
+            operation,
+            cause: message,
+        }
+    } else {
+        StoreError::Sdk { operation, message }
     }
-    StoreError::Sdk {
-        operation,
-        message: aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string(),
+}
+
+/// A service error (answered with `status`) as a [`StoreError`]: throttling, a transaction
+/// conflict and any 5xx are [`StoreError::Throttled`], the rest [`StoreError::Sdk`].
+pub(crate) fn service_error<E>(operation: &'static str, status: u16, e: &E) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let message = aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string();
+    let retryable = e.code().is_some_and(|c| RETRYABLE_CODES.contains(&c));
+    if retryable || status >= 500 {
+        StoreError::Throttled {
+            operation,
+            cause: message,
+        }
+    } else {
+        StoreError::Sdk { operation, message }
     }
 }
 
@@ -143,29 +191,82 @@ fn judge(old: Option<Item>, token: Option<&str>) -> Outcome<Item> {
     }
 }
 
-fn settle<O, E, R>(
+fn settle<O, E>(
     operation: &'static str,
-    res: Result<O, SdkError<E, R>>,
+    res: Result<O, SdkError<E, HttpResponse>>,
     token: Option<&str>,
     written: impl FnOnce(O) -> Item,
 ) -> Result<Outcome<Item>, StoreError>
 where
     E: FailedCondition + ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-    SdkError<E, R>: ProvideErrorMetadata + std::error::Error,
 {
     match res {
         Ok(out) => Ok(Outcome::Written(written(out))),
-        Err(SdkError::ServiceError(se)) => match se.into_err().failed_condition() {
-            Ok(old) => Ok(judge(old, token)),
-            Err(other) => Err(sdk_error(operation, other)),
-        },
+        Err(SdkError::ServiceError(se)) => {
+            let status = se.raw().status().as_u16();
+            match se.into_err().failed_condition() {
+                Ok(old) => Ok(judge(old, token)),
+                Err(other) => Err(service_error(operation, status, &other)),
+            }
+        }
         Err(e) => Err(sdk_error(operation, e)),
     }
 }
 
+/// What a sent transaction did: `Ok` when it committed, else per item, in order, `None` when
+/// its condition held and its [`Outcome`] when it failed.
+pub(crate) type Transacted = Result<(), Vec<Option<Outcome<Item>>>>;
+
+/// A cancelled transaction, item by item: `None` where the condition held, the [`Outcome`]
+/// where it failed; a throttled or conflicting item makes the whole transaction
+/// [`StoreError::Throttled`].
+fn cancelled(reasons: Vec<CancellationReason>, token: &str) -> Result<Transacted, StoreError> {
+    let operation = "TransactWriteItems";
+    let mut per_item = Vec::new();
+    for reason in reasons {
+        match reason.code.as_deref() {
+            Some("ConditionalCheckFailed") => per_item.push(Some(judge(reason.item, Some(token)))),
+            None | Some("None") => per_item.push(None),
+            Some(code) if RETRYABLE_REASONS.contains(&code) => {
+                return Err(StoreError::Throttled {
+                    operation,
+                    cause: format!("transaction cancelled: {code}"),
+                })
+            }
+            Some(other) => {
+                return Err(StoreError::Sdk {
+                    operation,
+                    message: format!("transaction cancelled: {other}"),
+                })
+            }
+        }
+    }
+    Ok(Err(per_item))
+}
+
 /// The `:values` of an expression (unused ones are dropped before sending).
 pub(crate) type Values = std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>;
+
+/// A string value (`S`).
+pub(crate) fn s(v: impl Into<String>) -> aws_sdk_dynamodb::types::AttributeValue {
+    aws_sdk_dynamodb::types::AttributeValue::S(v.into())
+}
+
+/// A counter or version (`N`).
+pub(crate) fn n(v: u64) -> aws_sdk_dynamodb::types::AttributeValue {
+    aws_sdk_dynamodb::types::AttributeValue::N(v.to_string())
+}
+
+/// A signed amount (`N`): pool allocations and what a release gives back.
+pub(crate) fn i(v: i64) -> aws_sdk_dynamodb::types::AttributeValue {
+    aws_sdk_dynamodb::types::AttributeValue::N(v.to_string())
+}
+
+/// A request the SDK refused to build (a missing required field): a bug of ours, reported as
+/// corrupt rather than retried.
+pub(crate) fn unbuilt(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
 
 /// Adds the table, `condition`, the placeholders `expr` uses (of `values` only those it uses, as
 /// DynamoDB refuses unused ones), and the request for the old item on failure to a write builder.
@@ -250,7 +351,7 @@ impl Store {
         &self,
         items: Vec<TransactWriteItem>,
         token: &str,
-    ) -> Result<Result<(), Vec<Option<Outcome<Item>>>>, StoreError> {
+    ) -> Result<Transacted, StoreError> {
         // ClientRequestToken allows 36 characters of [a-zA-Z0-9-]: the request id fits.
         let request_token: String = token
             .chars()
@@ -266,32 +367,15 @@ impl Store {
             .await;
         match res {
             Ok(_) => Ok(Ok(())),
-            Err(SdkError::ServiceError(se)) => match se.into_err() {
-                TransactWriteItemsError::TransactionCanceledException(tc) => {
-                    let mut per_item = Vec::new();
-                    for reason in tc.cancellation_reasons.unwrap_or_default() {
-                        match reason.code.as_deref() {
-                            Some("ConditionalCheckFailed") => {
-                                per_item.push(Some(judge(reason.item, Some(token))));
-                            }
-                            None | Some("None") => per_item.push(None),
-                            Some("ThrottlingError" | "ProvisionedThroughputExceeded") => {
-                                return Err(StoreError::Throttled {
-                                    operation: "TransactWriteItems",
-                                })
-                            }
-                            Some(other) => {
-                                return Err(StoreError::Sdk {
-                                    operation: "TransactWriteItems",
-                                    message: format!("transaction cancelled: {other}"),
-                                })
-                            }
-                        }
+            Err(SdkError::ServiceError(se)) => {
+                let status = se.raw().status().as_u16();
+                match se.into_err() {
+                    TransactWriteItemsError::TransactionCanceledException(tc) => {
+                        cancelled(tc.cancellation_reasons.unwrap_or_default(), token)
                     }
-                    Ok(Err(per_item))
+                    other => Err(service_error("TransactWriteItems", status, &other)),
                 }
-                other => Err(sdk_error("TransactWriteItems", other)),
-            },
+            }
             Err(e) => Err(sdk_error("TransactWriteItems", e)),
         }
     }
@@ -301,6 +385,43 @@ impl Store {
 mod tests {
     use super::*;
     use aws_sdk_dynamodb::types::AttributeValue;
+
+    #[test]
+    fn throttling_conflicts_and_5xx_are_throttled_and_the_rest_is_not() {
+        use aws_sdk_dynamodb::{error::ErrorMetadata, operation::get_item::GetItemError};
+        let err = |code: &str| GetItemError::generic(ErrorMetadata::builder().code(code).build());
+        let throttled = |code: &str, status: u16| {
+            matches!(
+                service_error("GetItem", status, &err(code)),
+                StoreError::Throttled { .. }
+            )
+        };
+        for code in [
+            "ProvisionedThroughputExceededException",
+            "ThrottlingException",
+            "RequestLimitExceeded",
+            "TransactionConflictException",
+        ] {
+            assert!(throttled(code, 400), "{code}");
+        }
+        assert!(throttled("InternalServerError", 500));
+        assert!(throttled("Whatever", 503), "any 5xx");
+        assert!(!throttled("ValidationException", 400));
+        assert!(!throttled("ResourceNotFoundException", 400));
+        let reason = |code: &str| CancellationReason::builder().code(code).build();
+        assert!(matches!(
+            cancelled(vec![reason("None"), reason("TransactionConflict")], "t"),
+            Err(StoreError::Throttled { .. })
+        ));
+        assert!(matches!(
+            cancelled(vec![reason("ValidationError")], "t"),
+            Err(StoreError::Sdk { .. })
+        ));
+        assert!(matches!(
+            cancelled(vec![reason("None"), reason("ConditionalCheckFailed")], "t"),
+            Ok(Err(v)) if v[0].is_none() && v[1] == Some(Outcome::Absent)
+        ));
+    }
 
     #[test]
     fn a_failed_condition_is_judged_by_the_token_the_item_holds() {

@@ -1,8 +1,11 @@
 //! The provisioner: each work-queue message carries a task token and asks for one short step of
-//! the provider (start an action, or check it); the provisioner heartbeats, runs the step, and
-//! answers with `SendTaskSuccess` or `SendTaskFailure`. A task that is already over (answered,
-//! timed out, or its execution gone) leaves the message nothing to do. Duplicate deliveries
-//! cause one side effect (the provider's steps are idempotent).
+//! the provider (start an action, or check it); the provisioner heartbeats on pickup and every
+//! third of the task's heartbeat timeout while the provider call runs, and answers with
+//! `SendTaskSuccess` or `SendTaskFailure` under a stable name ([`TaskFailure`]) that tells the
+//! workflow whether to retry. A batch's records run concurrently, each within the invocation's
+//! time. A task that is already over (answered, timed out, or its execution gone) leaves the
+//! message nothing to do. Duplicate deliveries cause one side effect (the provider's steps are
+//! idempotent).
 
 use crate::{
     config::{required, sdk_config, ConfigError},
@@ -19,6 +22,8 @@ use aws_sdk_sfn::{
     error::{ProvideErrorMetadata, SdkError},
     Client as SfnClient,
 };
+use std::{future::Future, time::Duration};
+use tokio::time::Instant;
 
 /// Why a message could not be handled: it is reported as failed and redelivered (and reaches
 /// the dead-letter queue after the queue's receive limit).
@@ -27,6 +32,10 @@ pub enum ProvisionError {
     /// The body is not a task message.
     #[error("malformed task message: {0}")]
     Malformed(String),
+    /// The record did not finish within the batch's time (it is redelivered; the provider's
+    /// steps are idempotent).
+    #[error("the step did not finish within the batch's time")]
+    OutOfTime,
     /// A Step Functions call failed.
     #[error("Step Functions {operation} failed: {message}")]
     StepFunctions {
@@ -41,22 +50,71 @@ pub enum ProvisionError {
 }
 
 /// A failure the workflow should see: sent with `SendTaskFailure` under a stable error name
-/// that the state machine's `Catch` matches and the cluster's `Degraded` reason shows.
+/// that the state machine's `Retry` and `Catch` match and the cluster's `Degraded` condition
+/// shows. The names are a contract with `infra/statemachine/cluster-lifecycle.asl.json` (a test
+/// checks both lists against it): rename one only together with the ASL.
+///
+/// | name | meaning | the workflow |
+/// |---|---|---|
+/// | `ProviderError` | the provider refused or failed the work | `Degraded` at once, reason `ProviderError` |
+/// | `ProviderUnavailable` | the provider could not be reached, or answered a transient fault | retries the step with backoff; then `Degraded`, reason `RetriesExhausted` |
+/// | `StoreUnavailable` | the provisioner could not read the cluster | as `ProviderUnavailable` |
 #[derive(Debug, thiserror::Error)]
 pub enum TaskFailure {
-    /// The provider reported an error.
-    #[error(transparent)]
-    Provider(#[from] ProviderError),
+    /// The provider reported a terminal error.
+    #[error("{0}")]
+    Provider(String),
+    /// The provider reported a transient fault.
+    #[error("{0}")]
+    ProviderUnavailable(String),
+    /// The table failed while reading the cluster.
+    #[error("reading the cluster failed: {0}")]
+    StoreUnavailable(#[from] StoreError),
 }
+
+impl From<ProviderError> for TaskFailure {
+    fn from(e: ProviderError) -> Self {
+        match e {
+            ProviderError::Terminal(m) => TaskFailure::Provider(m),
+            ProviderError::Transient(m) => TaskFailure::ProviderUnavailable(m),
+        }
+    }
+}
+
+/// Failure names the workflow never retries.
+pub const TERMINAL_FAILURES: [&str; 1] = ["ProviderError"];
+/// Failure names the workflow retries with backoff before giving up.
+pub const TRANSIENT_FAILURES: [&str; 2] = ["ProviderUnavailable", "StoreUnavailable"];
 
 impl TaskFailure {
     /// The error name sent in `SendTaskFailure`.
     pub fn name(&self) -> &'static str {
         match self {
-            TaskFailure::Provider(_) => "ProviderError",
+            TaskFailure::Provider(_) => TERMINAL_FAILURES[0],
+            TaskFailure::ProviderUnavailable(_) => TRANSIENT_FAILURES[0],
+            TaskFailure::StoreUnavailable(_) => TRANSIENT_FAILURES[1],
         }
     }
+
+    /// Whether the workflow retries it.
+    pub fn is_transient(&self) -> bool {
+        TRANSIENT_FAILURES.contains(&self.name())
+    }
 }
+
+/// The heartbeat timeout assumed for a message that does not say its own.
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(60);
+
+/// How often to heartbeat while a provider call runs: three times per heartbeat timeout, so
+/// one lost or slow heartbeat does not fail a healthy step.
+pub fn heartbeat_interval(heartbeat_seconds: Option<u64>) -> Duration {
+    let timeout = heartbeat_seconds.map_or(DEFAULT_HEARTBEAT, Duration::from_secs);
+    (timeout / 3).max(Duration::from_millis(500))
+}
+
+/// The time one batch may take when the caller gives no deadline: within the provisioner's
+/// function timeout in `template.yaml` (30 s), with room to report.
+pub const DEFAULT_BUDGET: Duration = Duration::from_secs(25);
 
 /// Whether a `SendTask*` error says the task is already over.
 fn task_over<E: ProvideErrorMetadata>(e: &E) -> bool {
@@ -140,25 +198,13 @@ impl<P: Provider> Provisioner<P> {
             |e: crate::domain::names::NameError| ProvisionError::Malformed(e.to_string());
         let tenant = TenantName::parse(&msg.tenant).map_err(malformed)?;
         let name = ClusterName::parse(&msg.name).map_err(malformed)?;
-        let cluster = self
-            .store
-            .clusters()
-            .get(&tenant, &name)
-            .await?
-            .filter(|c| c.incarnation == msg.incarnation);
-        let op = Operation {
-            tenant,
-            name,
-            incarnation: msg.incarnation,
-            generation: msg.generation,
-            action: msg.action,
-            cluster,
+        let every = heartbeat_interval(msg.heartbeat_seconds);
+        let step = self.step(tenant, name, &msg);
+        let Some(outcome) = self.heartbeating(&msg.task_token, every, step).await else {
+            // the task ended while the provider worked (timed out, or its execution stopped)
+            return Ok(());
         };
-        let outcome = match msg.step {
-            Step::Start => self.provider.start(&op).await,
-            Step::Check => self.provider.check(&op).await,
-        };
-        match outcome.map_err(TaskFailure::from) {
+        match outcome {
             Ok(StepOutcome::NoReply) => Ok(()),
             Ok(StepOutcome::Reply(output)) => {
                 let output = serde_json::to_string(&output)
@@ -173,6 +219,9 @@ impl<P: Provider> Provisioner<P> {
                 answered("SendTaskSuccess", sent)
             }
             Err(failure) => {
+                if failure.is_transient() {
+                    tracing::warn!(error = %failure, name = failure.name(), "transient step failure");
+                }
                 let sent = self
                     .sfn
                     .send_task_failure()
@@ -186,15 +235,112 @@ impl<P: Provider> Provisioner<P> {
         }
     }
 
-    /// Handles one SQS batch; failures are reported per record.
+    /// One provider step: the cluster as the table has it now, then start or check.
+    async fn step(
+        &self,
+        tenant: TenantName,
+        name: ClusterName,
+        msg: &TaskMessage,
+    ) -> Result<StepOutcome, TaskFailure> {
+        let cluster = self
+            .store
+            .clusters()
+            .get(&tenant, &name)
+            .await?
+            .filter(|c| c.incarnation == msg.incarnation);
+        let op = Operation {
+            tenant,
+            name,
+            incarnation: msg.incarnation,
+            generation: msg.generation,
+            action: msg.action,
+            cluster,
+        };
+        Ok(match msg.step {
+            Step::Start => self.provider.start(&op).await?,
+            Step::Check => self.provider.check(&op).await?,
+        })
+    }
+
+    /// Runs `work`, sending a heartbeat every `every` while it runs, so a slow but healthy
+    /// provider call never trips the task's heartbeat timeout. `None` when a heartbeat says the
+    /// task is already over (the work is abandoned: nobody waits for its answer).
+    async fn heartbeating<F: Future>(
+        &self,
+        token: &str,
+        every: Duration,
+        work: F,
+    ) -> Option<F::Output> {
+        let work = std::pin::pin!(work);
+        let mut work = work;
+        let mut tick = tokio::time::interval_at(Instant::now() + every, every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                out = &mut work => return Some(out),
+                _ = tick.tick() => {
+                    let beat = self.sfn.send_task_heartbeat().task_token(token).send().await;
+                    match beat {
+                        Err(e) if task_over(&e) => return None,
+                        Err(e) => tracing::warn!(
+                            error = %aws_sdk_sfn::error::DisplayErrorContext(&e),
+                            "heartbeat failed; the next one may land"
+                        ),
+                        Ok(_) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Handles one message, retrying a failed attempt (a Step Functions or table call that
+    /// failed after the SDK's own retries) with backoff until `deadline`. Handling a message
+    /// again is what a redelivery would do, only sooner: a redelivery waits out the queue's
+    /// visibility timeout, by which time the task's heartbeat timeout has long passed.
+    async fn handle_retrying(&self, body: &str, deadline: Instant) -> Result<(), ProvisionError> {
+        let mut pause = Duration::from_millis(200);
+        loop {
+            let attempt = tokio::time::timeout_at(deadline, self.handle_message(body)).await;
+            match attempt {
+                Ok(Ok(())) => return Ok(()),
+                Ok(Err(e @ ProvisionError::Malformed(_))) => return Err(e),
+                Ok(Err(e)) if Instant::now() + pause >= deadline => return Err(e),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "task message failed; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                Err(_) => return Err(ProvisionError::OutOfTime),
+            }
+        }
+    }
+
+    /// Handles one SQS batch within [`DEFAULT_BUDGET`]; failures are reported per record.
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        self.handle_until(event, Instant::now() + DEFAULT_BUDGET)
+            .await
+    }
+
+    /// Handles one SQS batch, its records concurrently (one slow provider call must not hold
+    /// up the others until their tasks' heartbeats expire), each by `deadline` (the invocation's
+    /// own, less a margin to answer): a record still running then is reported as failed and
+    /// redelivered, instead of the whole batch being lost to the function timeout.
+    pub async fn handle_until(&self, event: SqsEvent, deadline: Instant) -> SqsBatchResponse {
+        let handled =
+            futures_util::future::join_all(event.records.into_iter().map(|record| async move {
+                let body = record.body.as_deref().unwrap_or_default();
+                (
+                    record.message_id,
+                    self.handle_retrying(body, deadline).await,
+                )
+            }))
+            .await;
         let mut response = SqsBatchResponse::default();
-        for record in event.records {
-            let body = record.body.as_deref().unwrap_or_default();
-            if let Err(e) = self.handle_message(body).await {
+        for (id, result) in handled {
+            if let Err(e) = result {
                 tracing::error!(error = %e, "task message failed");
                 let mut failure = BatchItemFailure::default();
-                failure.item_identifier = record.message_id.clone().unwrap_or_default();
+                failure.item_identifier = id.unwrap_or_default();
                 response.batch_item_failures.push(failure);
             }
         }

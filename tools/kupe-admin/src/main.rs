@@ -25,6 +25,18 @@ enum Command {
     /// The table itself.
     #[command(subcommand)]
     Table(TableCommand),
+    /// Add a member to a tenant (seed its first admin).
+    AddMember {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// The member's email.
+        #[arg(long)]
+        email: String,
+        /// `admin` or `readonly`.
+        #[arg(long)]
+        role: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -36,6 +48,12 @@ enum TenantCommand {
         /// Plan (the default plan when omitted).
         #[arg(long)]
         plan: Option<String>,
+        /// Display name (the tenant name when omitted).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Contact email address.
+        #[arg(long)]
+        contact_email: Option<String>,
     },
     /// Move a tenant to another plan.
     SetPlan {
@@ -78,8 +96,19 @@ async fn run(command: Command) -> Result<(), String> {
     let ctx = ApiContext::from_env().await.map_err(|e| e.to_string())?;
     let store = &ctx.store;
     match command {
-        Command::Tenant(TenantCommand::Create { name, plan }) => {
-            let t = admin::create_tenant(store, &name, plan.as_deref())
+        Command::Tenant(TenantCommand::Create {
+            name,
+            plan,
+            display_name,
+            contact_email,
+        }) => {
+            let new = admin::NewTenant {
+                name: &name,
+                plan: plan.as_deref(),
+                display_name: display_name.as_deref(),
+                contact_email: contact_email.as_deref(),
+            };
+            let t = admin::create_tenant_with(store, &new)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("tenant {} created on plan {}", t.name, t.plan);
@@ -89,6 +118,16 @@ async fn run(command: Command) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
             println!("tenant {name} is now on plan {plan}");
+        }
+        Command::AddMember {
+            tenant,
+            email,
+            role,
+        } => {
+            let m = admin::add_member(store, &tenant, &email, &role)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{} is now {} of tenant {tenant}", m.email, m.role.as_str());
         }
         Command::Table(TableCommand::Create) => {
             kupe_shared::store::schema::create_table(store.client(), store.table())

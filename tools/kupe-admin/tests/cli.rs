@@ -20,7 +20,20 @@ fn admin(app: &TestApp, args: &[&str]) -> Output {
 async fn onboarding_a_tenant_and_a_key_yields_a_key_that_works_once_printed() {
     let app = TestApp::spawn().await;
     let tenant = unique("cli");
-    let out = admin(&app, &["tenant", "create", &tenant, "--plan", "starter"]);
+    let out = admin(
+        &app,
+        &[
+            "tenant",
+            "create",
+            &tenant,
+            "--plan",
+            "starter",
+            "--display-name",
+            "CLI Tenant",
+            "--contact-email",
+            "ops@example.com",
+        ],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -60,6 +73,16 @@ async fn onboarding_a_tenant_and_a_key_yields_a_key_that_works_once_printed() {
         .send()
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "readonly");
+    // the tenant shows what it was created with
+    let r = app
+        .req(M::GET, &format!("/api/v1/tenants/{tenant}"))
+        .key(Some(&key))
+        .send()
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["displayName"], "CLI Tenant");
+    assert_eq!(r.body["contactEmail"], "ops@example.com");
+    assert_eq!(r.body["plan"], "starter");
 }
 
 #[tokio::test]
@@ -68,6 +91,13 @@ async fn bad_input_fails_with_a_message_and_a_nonzero_exit() {
     for args in [
         vec!["tenant", "create", "Bad_Name"],
         vec!["tenant", "create", "okname", "--plan", "platinum"],
+        vec![
+            "tenant",
+            "create",
+            "okname",
+            "--contact-email",
+            "not-an-address",
+        ],
         vec!["tenant", "create", &app.tenant],
         vec![
             "apikey",
@@ -114,4 +144,81 @@ async fn bad_input_fails_with_a_message_and_a_nonzero_exit() {
             "{args:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn add_member_seeds_a_tenants_first_admin_that_the_api_lists() {
+    let app = TestApp::spawn().await;
+    let out = admin(
+        &app,
+        &[
+            "add-member",
+            "--tenant",
+            &app.tenant,
+            "--email",
+            "Owner@Acme.com",
+            "--role",
+            "admin",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Owner@Acme.com is now admin"));
+    let path = format!("/api/v1/tenants/{}/members", app.tenant);
+    let r = app.req(M::GET, &path).send().await;
+    assert_eq!(
+        r.body,
+        serde_json::json!({"items": [{"email": "Owner@Acme.com", "role": "admin"}]})
+    );
+    // the same email in another case, a bad email, a bad role, an unknown tenant: refused
+    for args in [
+        vec![
+            "--tenant",
+            app.tenant.as_str(),
+            "--email",
+            "owner@acme.com",
+            "--role",
+            "admin",
+        ],
+        vec![
+            "--tenant",
+            app.tenant.as_str(),
+            "--email",
+            "owner",
+            "--role",
+            "admin",
+        ],
+        vec![
+            "--tenant",
+            app.tenant.as_str(),
+            "--email",
+            "b@acme.com",
+            "--role",
+            "owner",
+        ],
+        vec![
+            "--tenant",
+            "nosuchtenant",
+            "--email",
+            "b@acme.com",
+            "--role",
+            "admin",
+        ],
+    ] {
+        let mut all = vec!["add-member"];
+        all.extend(args.iter().copied());
+        let out = admin(&app, &all);
+        assert!(!out.status.success(), "{all:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).starts_with("kupe-admin: "));
+    }
+    assert_eq!(
+        app.req(M::GET, &path).send().await.body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
