@@ -41,6 +41,7 @@ from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguagePa
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from moto.stepfunctions.parser.api import ExecutionStatus
+from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
 from moto.stepfunctions.parser.api import GetExecutionHistoryOutput
 from moto.stepfunctions.parser.backend.execution import Execution as ParserExecution
 from moto.stepfunctions.responses import StepFunctionResponse
@@ -196,6 +197,47 @@ def _parse_cached(definition):
 # with the cache off). Until that is understood, correctness wins over the CPU it saves.
 if os.environ.get("KUPE_EMULATOR_PARSE_CACHE") == "1":
     AmazonStateLanguageParser.parse = staticmethod(_parse_cached)
+
+
+# moto's executor sends a task's message (SQS SendMessage over HTTP) and only then sets up the
+# task's heartbeat listener. A worker that receives the message and heartbeats in between is told
+# `InvalidToken` (there is no listener yet), and an answer sent in between is stored but never
+# wakes the listener set up after it: either way the step waits out its whole heartbeat timeout.
+# On AWS the token is live from the moment the message is sent. Here a heartbeat that comes early
+# is remembered, and a listener set up late starts already notified when a heartbeat or the
+# answer came before it. (KUPE_EMULATOR_MOTO_CALLBACKS=1 keeps moto's behaviour, to show that
+# `lifecycle::a_step_answered_before_the_executor_listens_is_not_lost` catches it.)
+_CALLBACK_LOCK = threading.Lock()
+_setup_heartbeat = CallbackEndpoint.setup_heartbeat_endpoint
+_notify = CallbackEndpoint.notify
+_notify_heartbeat = CallbackEndpoint.notify_heartbeat
+
+
+def _setup_heartbeat_endpoint(self, heartbeat_seconds):
+    with _CALLBACK_LOCK:
+        endpoint = _setup_heartbeat(self, heartbeat_seconds)
+        if self.__dict__.pop("_kupe_early_heartbeat", False) or self._outcome is not None:
+            endpoint.notify()
+        return endpoint
+
+
+def _notify_outcome(self, outcome):
+    with _CALLBACK_LOCK:
+        _notify(self, outcome)
+
+
+def _notify_heartbeat_early(self):
+    with _CALLBACK_LOCK:
+        if self._heartbeat_endpoint is None:
+            self._kupe_early_heartbeat = True
+            return True
+        return _notify_heartbeat(self)
+
+
+if os.environ.get("KUPE_EMULATOR_MOTO_CALLBACKS") != "1":
+    CallbackEndpoint.setup_heartbeat_endpoint = _setup_heartbeat_endpoint
+    CallbackEndpoint.notify = _notify_outcome
+    CallbackEndpoint.notify_heartbeat = _notify_heartbeat_early
 
 
 # KUPE_EMULATOR_UNSERIALIZED=1 runs plain moto: only to show that the race tests catch it.
@@ -486,6 +528,15 @@ def wrap(app, faults):
             body = json.dumps({"__type": "InternalServerError", "message": "injected fault"})
             start_response("500 Internal Server Error", [("Content-Type", "application/x-amz-json-1.0")])
             return [body.encode()]
+        if action == "late_reply":
+            # Let the request land, then hold its reply back for `ms`: the caller (moto's own
+            # Step Functions executor, for SendMessage) is stalled while others see the result.
+            reply = {}
+            out = list(app(environ, lambda status, headers, exc_info=None:
+                           reply.update(status=status, headers=headers)))
+            time.sleep(int(fault.get("ms", 1000)) / 1000)
+            start_response(reply["status"], reply["headers"])
+            return out
         if action in ("throttle", "error"):
             # `throttle`: 400 ProvisionedThroughputExceededException; `error`: the fault's own
             # `type` (a DynamoDB error name) and `status`.

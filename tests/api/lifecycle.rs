@@ -129,6 +129,23 @@ async fn an_upgrade_and_a_resize_roll_out_through_their_phases() {
         .all(|e| e["tenant"] == lc.app.tenant.as_str() && e["name"] == "prod"));
 }
 
+/// moto's executor sends a step's message, then starts listening for the task's heartbeats and
+/// answer. A provisioner fast enough (or an executor thread slow enough, on a busy machine) to
+/// heartbeat and answer in between had its heartbeat refused as `InvalidToken` and its answer
+/// dropped, and the step waited out the whole heartbeat timeout: the flake of this file's other
+/// tests on a loaded CI machine. Here every step's `SendMessage` reply is held back for a second,
+/// so the provisioner always answers inside that window; the emulator must keep the answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_step_answered_before_the_executor_listens_is_not_lost() {
+    let lc = LifecycleApp::spawn(|_| {}).await;
+    let queue = lc.stack.queue_url.rsplit('/').next().unwrap().to_string();
+    kupe_tests::arm_late_reply("SendMessage", &queue, 1000, 4);
+    create(&lc, "prod", "1.32").await;
+    // Well under the 30 s heartbeat timeout a lost answer would wait out.
+    let c = lc.wait_for("prod", 20, done).await;
+    assert_eq!(c["status"]["observedGeneration"], 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_patch_during_provisioning_wins_and_the_older_execution_is_superseded() {
     let lc = LifecycleApp::spawn(|c| c.provision = std::time::Duration::from_secs(4)).await;

@@ -57,6 +57,17 @@ fn post_json(url: &str, body: &str) {
     );
 }
 
+/// Arms a fault that lets the next `count` calls of `target` whose body contains `scope` land,
+/// then holds their replies back for `ms` milliseconds.
+pub fn arm_late_reply(target: &str, scope: &str, ms: u64, count: u32) {
+    let body = serde_json::json!({"target": target, "action": "late_reply", "ms": ms,
+        "match": scope, "count": count});
+    post_json(
+        &format!("{}/_kupe/faults", emulator_url()),
+        &body.to_string(),
+    );
+}
+
 /// Arms a fault answering the next `count` calls of `target` whose body contains `scope` with
 /// the DynamoDB error `error_type` and HTTP `status`, applying nothing.
 pub fn arm_error(target: &str, error_type: &str, status: u16, scope: &str, count: u32) {
