@@ -157,7 +157,10 @@ fn one_task_per_action_and_no_polling_loop_in_the_state_machine() {
     assert_eq!(work["Next"], "Finish");
     assert_eq!(states["Finish"]["Type"], "Choice");
     for (name, state) in &states {
-        assert_ne!(state["Type"], "Wait", "{name}: no waiting in the state machine");
+        assert_ne!(
+            state["Type"], "Wait",
+            "{name}: no waiting in the state machine"
+        );
         if name != "Work" {
             assert_ne!(
                 state["Resource"], work["Resource"],

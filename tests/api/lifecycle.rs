@@ -740,13 +740,11 @@ async fn a_slow_provider_adds_no_state_transitions_to_a_lifecycle() {
     );
     assert_eq!(kupe_local::stack::Timings::FAST.check_interval_secs, 1);
     let started = std::time::Instant::now();
-    let (fast, (slow_counts, slow_took)) = tokio::join!(
-        create_resize_delete(&instant, "prod"),
-        async {
+    let (fast, (slow_counts, slow_took)) =
+        tokio::join!(create_resize_delete(&instant, "prod"), async {
             let counts = create_resize_delete(&slow_lc, "prod").await;
             (counts, started.elapsed())
-        }
-    );
+        });
     assert!(
         slow_took >= slow * 3,
         "the slow provider really took its time: {slow_took:?}"

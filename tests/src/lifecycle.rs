@@ -35,6 +35,11 @@ impl LifecycleApp {
         Self::build(Timings::FAST, |_| {}, false).await
     }
 
+    /// [`Self::spawn_idle`] with the given timings.
+    pub async fn spawn_idle_with(timings: Timings) -> LifecycleApp {
+        Self::build(timings, |_| {}, false).await
+    }
+
     /// A fresh stack with the given timings.
     pub async fn spawn_with(
         timings: Timings,

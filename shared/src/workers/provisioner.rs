@@ -425,3 +425,24 @@ impl<P: Provider> Provisioner<P> {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_check_is_delayed_by_the_interval_within_the_heartbeat_and_sqs_limits() {
+        // template.yaml: 15 s checks, 60 s heartbeat
+        assert_eq!(check_delay(Some(15), Some(60)), 15);
+        // the local stack: 1 s checks, 30 s heartbeat
+        assert_eq!(check_delay(Some(1), Some(30)), 1);
+        // an interval too long for the heartbeat is cut to a third of it
+        assert_eq!(check_delay(Some(60), Some(60)), 20);
+        // never a busy loop, never past SQS's 900 s
+        assert_eq!(check_delay(Some(0), Some(60)), 1);
+        assert_eq!(check_delay(Some(1), Some(2)), 1);
+        assert_eq!(check_delay(Some(3600), Some(86_400)), MAX_QUEUE_DELAY_SECS);
+        // a message that says neither: the template's defaults
+        assert_eq!(check_delay(None, None), DEFAULT_CHECK_INTERVAL.as_secs());
+    }
+}
