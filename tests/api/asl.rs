@@ -75,7 +75,8 @@ fn the_retire_state_writes_the_stores_tombstone() {
 #[test]
 fn every_work_state_heartbeats_and_every_failure_path_ends_failed() {
     let states = states();
-    for state in ["Work"] {
+    {
+        let state = "Work";
         assert!(states[state]["HeartbeatSeconds"].is_number(), "{state}");
         // the provider's verdict goes straight to MarkDegraded; everything else, once its
         // retries are exhausted, through RetriesExhausted (which names itself the reason)
@@ -102,7 +103,8 @@ fn every_work_state_heartbeats_and_every_failure_path_ends_failed() {
 #[test]
 fn work_states_retry_our_transient_faults_and_never_the_providers_verdict() {
     let states = states();
-    for state in ["Work"] {
+    {
+        let state = "Work";
         let retry = states[state]["Retry"].as_array().unwrap();
         // retriers are tried in order: the terminal names must be matched first, with no retry
         assert_eq!(
