@@ -81,11 +81,16 @@ impl ReceiverName {
     /// A message saying which rule the name breaks.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
-        let first_ok = raw.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+        let first_ok = raw
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric());
         if raw.is_empty() || raw.len() > 63 || !first_ok || !raw.chars().all(ok_char) {
-            return Err("receiver name must be 1-63 letters, digits, '-', '_' or '.', \
+            return Err(
+                "receiver name must be 1-63 letters, digits, '-', '_' or '.', \
                         starting with a letter or digit"
-                .into());
+                    .into(),
+            );
         }
         if raw == DEFAULT_RECEIVER {
             return Err(format!(
@@ -161,7 +166,10 @@ fn forbidden_host(host: &str) -> bool {
 /// not internal, an optional numeric port, no credentials in it, at most [`MAX_URL_LEN`].
 fn check_url(field: &str, url: &str, plain_http: bool) -> Check {
     if url.len() > MAX_URL_LEN {
-        return Err(bad(field, format!("URL must be at most {MAX_URL_LEN} bytes")));
+        return Err(bad(
+            field,
+            format!("URL must be at most {MAX_URL_LEN} bytes"),
+        ));
     }
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(bad(field, "URL must not contain whitespace"));
@@ -221,7 +229,9 @@ fn check_smarthost(field: &str, v: &str) -> Check {
 }
 
 fn check_email(field: &str, v: &str) -> Check {
-    Email::parse(v).map(|_| ()).map_err(|e| bad(field, e.to_string()))
+    Email::parse(v)
+        .map(|_| ())
+        .map_err(|e| bad(field, e.to_string()))
 }
 
 /// A comma-separated list of addresses (Alertmanager's `to`).
@@ -323,7 +333,10 @@ fn check_regex(field: &str, v: &str) -> Check {
         .map_err(|e| {
             let first = e.to_string();
             let why = first.lines().last().unwrap_or("invalid").trim().to_string();
-            bad(field, format!("{v:?} is not a valid regular expression: {why}"))
+            bad(
+                field,
+                format!("{v:?} is not a valid regular expression: {why}"),
+            )
         })
 }
 
@@ -404,10 +417,14 @@ fn decode<T: DeserializeOwned>(value: Value) -> Result<T, Invalid> {
         if inner.starts_with("unknown field ") {
             return Invalid::at(path.clone(), format!("unknown field {path}"));
         }
-        let field = if path.is_empty() { "body".to_string() } else { path };
-        let why = inner.split_once(", expected ").map_or(inner.clone(), |(_, e)| {
-            format!("must be {e}")
-        });
+        let field = if path.is_empty() {
+            "body".to_string()
+        } else {
+            path
+        };
+        let why = inner
+            .split_once(", expected ")
+            .map_or(inner.clone(), |(_, e)| format!("must be {e}"));
         Invalid::at(field.clone(), format!("{field}: {why}"))
     })
 }
@@ -534,7 +551,9 @@ struct ReceiverWire {
 
 impl SlackConfig {
     fn check(&self, at: &str) -> Check {
-        secret(&join(at, "api_url"), &self.api_url, |f, v| check_url(f, v, false))?;
+        secret(&join(at, "api_url"), &self.api_url, |f, v| {
+            check_url(f, v, false)
+        })?;
         if let Some(u) = &self.icon_url {
             check_url(&join(at, "icon_url"), u, false)?;
         }
@@ -572,8 +591,7 @@ impl PagerDutyConfig {
             check_url(&join(at, "client_url"), u, false)?;
         }
         if let Some(s) = &self.severity {
-            if !matches!(s.as_str(), "critical" | "error" | "warning" | "info")
-                && !s.contains("{{")
+            if !matches!(s.as_str(), "critical" | "error" | "warning" | "info") && !s.contains("{{")
             {
                 return Err(bad(
                     &join(at, "severity"),
@@ -1067,7 +1085,10 @@ mod tests {
                 json!({"slack_configs": [{"api_url": "http://x.com"}]}),
                 "slack_configs[0].api_url",
             ),
-            (json!({"email_configs": [{"to": "nope"}]}), "email_configs[0].to"),
+            (
+                json!({"email_configs": [{"to": "nope"}]}),
+                "email_configs[0].to",
+            ),
             (
                 json!({"pagerduty_configs": [{"routing_key": "a", "service_key": "b"}]}),
                 "pagerduty_configs[0]",
@@ -1113,8 +1134,14 @@ mod tests {
                 json!({"items": [{"repeat_interval": "0"}]}),
                 "items[0].repeat_interval",
             ),
-            (json!({"items": [{"matchers": ["a=~\"[\""]}]}), "items[0].matchers[0]"),
-            (json!({"items": [{"group_by": ["...", "a"]}]}), "items[0].group_by"),
+            (
+                json!({"items": [{"matchers": ["a=~\"[\""]}]}),
+                "items[0].matchers[0]",
+            ),
+            (
+                json!({"items": [{"group_by": ["...", "a"]}]}),
+                "items[0].group_by",
+            ),
             (
                 json!({"items": [{"mute_time_intervals": ["weekends"]}]}),
                 "items[0].mute_time_intervals",

@@ -59,9 +59,9 @@ pub struct AlertmanagerState {
 impl AlertmanagerState {
     /// The live receivers, by name.
     pub fn live(&self) -> impl Iterator<Item = (&String, ResourceVersion, &Value)> {
-        self.receivers.iter().filter_map(|(name, r)| {
-            r.body.as_ref().map(|b| (name, r.resource_version, b))
-        })
+        self.receivers
+            .iter()
+            .filter_map(|(name, r)| r.body.as_ref().map(|b| (name, r.resource_version, b)))
     }
 
     /// Sum of every version (tombstones included): it grows with every write of the
@@ -289,7 +289,8 @@ impl Alertmanager<'_> {
             .return_values_on_condition_check_failure(OnFailure::AllOld)
             .build()
             .map_err(unbuilt)?;
-        let quota_values = Values::from([(":one".to_string(), n(1)), (":max".into(), n(max.into()))]);
+        let quota_values =
+            Values::from([(":one".to_string(), n(1)), (":max".into(), n(max.into()))]);
         let quota = self.routes_update(
             tenant,
             RECEIVER_CREATED_UPDATE,
