@@ -167,6 +167,9 @@ async fn each_handler_makes_the_minimum_number_of_aws_calls() {
     assert!(app.calls.operations().is_empty());
 }
 
+/// What, method, path, body, status, calls.
+type AmCase<'a> = (&'a str, M, String, Option<Value>, StatusCode, &'a [&'a str]);
+
 #[tokio::test]
 async fn the_alertmanager_handlers_read_the_configuration_once_and_write_at_most_once() {
     let app = TestApp::spawn().await;
@@ -177,7 +180,7 @@ async fn the_alertmanager_handlers_read_the_configuration_once_and_write_at_most
     let update = &["BatchGetItem", "Query", "UpdateItem"][..];
     let transact = &["BatchGetItem", "Query", "TransactWriteItems"][..];
     let slack = json!({"slack_configs": [{"api_url": "https://hooks.slack.com/x"}]});
-    let cases: Vec<(&str, M, String, Option<Value>, StatusCode, &[&str])> = vec![
+    let cases: Vec<AmCase> = vec![
         (
             "create a receiver",
             M::PUT,
