@@ -6,6 +6,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
+# schemathesis cases per operation and phase in `make test` (`make fuzz` runs 25)
+FUZZ_TEST_EXAMPLES ?= 10
 
 .PHONY: test fmt-check clippy lint-contracts sam-check venv run bench bench-emulator soak fuzz clean
 
@@ -20,9 +22,11 @@ $(VENV)/.installed: infra/emulator/requirements.txt infra/lint-requirements.txt
 run: venv
 	$(CARGO) run --quiet -p kupe-local
 
-## test: format check, clippy (warnings denied), unit and integration tests against the emulator
+## test: format check, clippy (warnings denied), unit and integration tests against the emulator,
+## schemathesis over the contract (a CI budget: FUZZ_TEST_EXAMPLES per operation and phase), SAM
 test: fmt-check clippy lint-contracts
 	infra/emulator/with-emulator.sh $(CARGO) nextest run --workspace --no-fail-fast
+	FUZZ_MAX_EXAMPLES=$(FUZZ_TEST_EXAMPLES) infra/fuzz/run.sh
 	infra/sam/check.sh
 
 ## sam-check: sam validate --lint, sam build, sam local invoke / start-api against the emulator

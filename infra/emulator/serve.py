@@ -43,7 +43,10 @@ from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
 from moto.stepfunctions.parser.api import GetExecutionHistoryOutput
-from moto.stepfunctions.parser.backend.execution import Execution as ParserExecution
+from moto.stepfunctions.parser.backend.execution import (
+    BaseExecutionWorkerCommunication,
+    Execution as ParserExecution,
+)
 from moto.stepfunctions.responses import StepFunctionResponse
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -191,11 +194,10 @@ def _parse_cached(definition):
     return program, tree
 
 
-# OFF unless KUPE_EMULATOR_PARSE_CACHE=1: with the tree shared, executions of one definition
-# started close together lost task-token answers (a teardown started during a create waited
-# forever on its first step in about half the runs that followed another lifecycle test; 0 of 6
-# with the cache off). Until that is understood, correctness wins over the CPU it saves.
-if os.environ.get("KUPE_EMULATOR_PARSE_CACHE") == "1":
+# On unless KUPE_EMULATOR_PARSE_CACHE=0. (It was off for a while: executions started close
+# together lost task-token answers with it on. The cause was not the cache but the early-answer
+# race fixed above; the cache only made the executor fast enough to hit it more often.)
+if os.environ.get("KUPE_EMULATOR_PARSE_CACHE", "1") != "0":
     AmazonStateLanguageParser.parse = staticmethod(_parse_cached)
 
 
@@ -313,6 +315,22 @@ def _stop_now(self, stop_date, error, cause):
 ParserExecution.stop = _stop_now
 
 
+# ... and once ABORTED it stays so: the stopped worker wakes from its wait and unwinds through
+# the state's error handling, which can leave moto's program in an error state, and moto then
+# rewrote the execution as FAILED (the reconciler, reading it after that, said ExecutionFailed
+# for an execution an operator stopped).
+_terminated = BaseExecutionWorkerCommunication.terminated
+
+
+def _terminated_keep_abort(self):
+    if self.execution.exec_status == ExecutionStatus.ABORTED:
+        return
+    _terminated(self)
+
+
+BaseExecutionWorkerCommunication.terminated = _terminated_keep_abort
+
+
 # --- What grows with use, trimmed -------------------------------------------------------------
 #
 # * Stream records: kept until every live iterator of the shard has read past them (a shard no
@@ -341,21 +359,26 @@ def _each(backends):
             yield backend
 
 
+# Stream reads take the DynamoDB lock: the janitor trims a shard's records under it, and a read
+# that indexed the records while they were being trimmed skipped some (a DELETE then never
+# reached the dispatcher).
 def _get_shard_iterator(original):
     def get_shard_iterator(self, *args, **kwargs):
-        it = original(self, *args, **kwargs)
-        _iterator_times[it.arn] = (time.monotonic(), False)
-        return it
+        with _DB_LOCK:
+            it = original(self, *args, **kwargs)
+            _iterator_times[it.arn] = (time.monotonic(), False)
+            return it
     return get_shard_iterator
 
 
 def _get_records(original):
     def get_records(self, iterator_arn, limit):
-        out = original(self, iterator_arn, limit)
-        now = time.monotonic()
-        _iterator_times[iterator_arn] = (now, True)
-        _iterator_times[out["NextShardIterator"]] = (now, False)
-        return out
+        with _DB_LOCK:
+            out = original(self, iterator_arn, limit)
+            now = time.monotonic()
+            _iterator_times[iterator_arn] = (now, True)
+            _iterator_times[out["NextShardIterator"]] = (now, False)
+            return out
     return get_records
 
 
@@ -365,6 +388,11 @@ DynamoDBStreamsBackend.get_records = _get_records(DynamoDBStreamsBackend.get_rec
 
 
 def _trim_streams():
+    with _DB_LOCK:
+        _trim_streams_locked()
+
+
+def _trim_streams_locked():
     from moto.dynamodbstreams.models import dynamodbstreams_backends
     now = time.monotonic()
     low = {}  # id(shard) -> lowest sequence number a live iterator will read
@@ -377,16 +405,15 @@ def _trim_streams():
                 continue
             key = id(it.stream_shard)
             low[key] = min(low.get(key, it.sequence_number), it.sequence_number)
-    with _DB_LOCK:
-        for backend in _each(dynamodb_backends):
-            for table in list(backend.tables.values()):
-                shard = table.stream_shard
-                if shard is None or id(shard) not in low:
-                    continue
-                read = min(low[id(shard)] - shard.starting_sequence_number, len(shard.items))
-                if read > 0:
-                    del shard.items[:read]
-                    shard.starting_sequence_number += read
+    for backend in _each(dynamodb_backends):
+        for table in list(backend.tables.values()):
+            shard = table.stream_shard
+            if shard is None or id(shard) not in low:
+                continue
+            read = min(low[id(shard)] - shard.starting_sequence_number, len(shard.items))
+            if read > 0:
+                del shard.items[:read]
+                shard.starting_sequence_number += read
 
 
 def _trim_executions():
@@ -626,14 +653,14 @@ def main():
         threading.Thread(target=_exit_with_parent, args=(args.parent_pid,), daemon=True).start()
     # One log line per request (werkzeug's default) costs CPU and fills the test logs.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    if os.environ.get("KUPE_EMULATOR_TRIM") == "1":
-        # Off by default: trimming stream records raced GetRecords (not under the lock) and lost
-        # records, so a DELETE never reached the dispatcher in some lifecycle test runs.
+    # The janitor (KUPE_EMULATOR_TRIM=0 turns it off) and keep-alive (KUPE_EMULATOR_KEEPALIVE=0)
+    # are on. Both were off for a while: trimming raced stream reads (they now share the lock),
+    # and with keep-alive task-token answers were lost now and then (the early-answer race fixed
+    # above, hit more often by faster clients).
+    if os.environ.get("KUPE_EMULATOR_TRIM", "1") != "0":
         threading.Thread(target=_janitor, args=(10,), daemon=True).start()
     app = wrap(DomainDispatcherApplication(create_backend_app), Faults())
-    # Keep-alive is off by default (KUPE_EMULATOR_KEEPALIVE=1 turns it on): with it, task-token
-    # answers were lost now and then (an execution waited on a step the provisioner had answered).
-    keep_alive = os.environ.get("KUPE_EMULATOR_KEEPALIVE") == "1"
+    keep_alive = os.environ.get("KUPE_EMULATOR_KEEPALIVE", "1") != "0"
     server = make_server(args.host, args.port, app, threaded=True,
                          request_handler=KeepAliveHandler if keep_alive else WSGIRequestHandler)
     # moto's Step Functions executor calls the other services over HTTP at localhost:$MOTO_PORT.

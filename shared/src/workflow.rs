@@ -94,13 +94,15 @@ pub fn execution_name(tenant: &str, name: &str, incarnation: u64, generation: u6
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Step {
-    /// Begin the action.
+    /// Begin the action (the message the state machine's `Work` state sends).
     Start,
-    /// Report whether it finished.
+    /// See whether it finished (the delayed messages the provisioner sends itself, carrying the
+    /// same task token, until the provider is done).
     Check,
 }
 
-/// The SQS message a workflow task sends: the task token and the ids.
+/// The SQS message a workflow task sends: the task token and the ids. The provisioner's own
+/// delayed re-check is the same message with `step` = `check`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskMessage {
@@ -122,6 +124,15 @@ pub struct TaskMessage {
     /// call runs (absent in messages from before it was added: then a default applies).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heartbeat_seconds: Option<u64>,
+    /// The work queue (the state machine's `${QueueUrl}`): where the provisioner sends its
+    /// delayed re-checks. Absent in messages from a state machine that polls by itself (the
+    /// definition before issue 13, which loops Wait → Check): those are answered `done: false`
+    /// after each step, as that definition expects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_url: Option<String>,
+    /// The pause between two checks (the state machine's `${CheckIntervalSeconds}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_interval_seconds: Option<u64>,
 }
 
 /// What the provisioner answers a task with (`SendTaskSuccess` output).

@@ -75,7 +75,8 @@ fn the_retire_state_writes_the_stores_tombstone() {
 #[test]
 fn every_work_state_heartbeats_and_every_failure_path_ends_failed() {
     let states = states();
-    for state in ["StartWork", "Check"] {
+    {
+        let state = "Work";
         assert!(states[state]["HeartbeatSeconds"].is_number(), "{state}");
         // the provider's verdict goes straight to MarkDegraded; everything else, once its
         // retries are exhausted, through RetriesExhausted (which names itself the reason)
@@ -102,7 +103,8 @@ fn every_work_state_heartbeats_and_every_failure_path_ends_failed() {
 #[test]
 fn work_states_retry_our_transient_faults_and_never_the_providers_verdict() {
     let states = states();
-    for state in ["StartWork", "Check"] {
+    {
+        let state = "Work";
         let retry = states[state]["Retry"].as_array().unwrap();
         // retriers are tried in order: the terminal names must be matched first, with no retry
         assert_eq!(
@@ -134,6 +136,61 @@ fn work_states_retry_our_transient_faults_and_never_the_providers_verdict() {
             "{state} tells the provisioner its heartbeat timeout"
         );
     }
+}
+
+/// Issue 13: a provider action is one task, answered when the provider is done; the provisioner
+/// re-checks through the queue, so the state machine has no polling loop and a lifecycle's
+/// transitions do not grow with provider time.
+#[test]
+fn one_task_per_action_and_no_polling_loop_in_the_state_machine() {
+    let states = states();
+    let work = &states["Work"];
+    assert_eq!(
+        work["Resource"],
+        "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
+    );
+    let body = &work["Parameters"]["MessageBody"];
+    assert_eq!(body["step"], "start", "the state machine only ever starts");
+    // what the provisioner needs to schedule its own re-checks, from the same substitutions
+    assert_eq!(body["queueUrl"], "${QueueUrl}");
+    assert_eq!(work["Parameters"]["QueueUrl"], "${QueueUrl}");
+    assert_eq!(body["checkIntervalSeconds"], 1);
+    // the answer means done: straight on to the final writes
+    assert_eq!(work["Next"], "Finish");
+    assert_eq!(states["Finish"]["Type"], "Choice");
+    for (name, state) in &states {
+        assert_ne!(
+            state["Type"], "Wait",
+            "{name}: no waiting in the state machine"
+        );
+        if name != "Work" {
+            assert_ne!(
+                state["Resource"], work["Resource"],
+                "{name}: one work task per execution"
+            );
+        }
+    }
+    // the provisioner's message type reads it
+    let msg: kupe_shared::workflow::TaskMessage = serde_json::from_value(
+        serde_json::json!({"taskToken": "t"})
+            .as_object()
+            .unwrap()
+            .clone()
+            .into_iter()
+            .chain(body.as_object().unwrap().clone())
+            .filter(|(k, _)| !k.ends_with(".$"))
+            .chain([
+                ("tenant".to_string(), "t".into()),
+                ("name".to_string(), "n".into()),
+                ("incarnation".to_string(), 1.into()),
+                ("generation".to_string(), 1.into()),
+                ("action".to_string(), "provision".into()),
+            ])
+            .collect(),
+    )
+    .expect("the Work message is a TaskMessage");
+    assert_eq!(msg.queue_url.as_deref(), Some("${QueueUrl}"));
+    assert_eq!(msg.check_interval_seconds, Some(1));
 }
 
 #[test]

@@ -87,6 +87,10 @@ fn the_worker_events_parse_into_what_the_workers_take() {
     let msg: kupe_shared::workflow::TaskMessage =
         serde_json::from_str(sqs.records[0].body.as_deref().unwrap()).unwrap();
     assert_eq!(msg.step, kupe_shared::workflow::Step::Start);
+    assert!(
+        msg.queue_url.is_some() && msg.check_interval_seconds.is_some(),
+        "as the state machine sends it: {msg:?}"
+    );
     let eb: aws_lambda_events::eventbridge::EventBridgeEvent<serde_json::Value> =
         serde_json::from_str(&event("reconciler")).unwrap();
     let input: kupe_shared::workflow::ExecutionInput =

@@ -702,3 +702,104 @@ async fn a_deleted_clusters_resources_come_back_to_the_pool_exactly_once() {
         .unwrap();
     assert_eq!(record.allocated, Allocation::default());
 }
+
+/// Creates `name`, waits for `Running`, resizes it, waits for `Running`, deletes it, waits for
+/// 404, and returns the state transitions of its three executions (each counted from its
+/// history, retries included: see [`kupe_tests::transitions`]).
+async fn create_resize_delete(lc: &LifecycleApp, name: &str) -> Vec<(String, u64)> {
+    create(lc, name, "1.32").await;
+    lc.wait_for(name, 60, done).await;
+    patch(lc, name, json!({"resources": {"cpu": "3"}})).await;
+    lc.wait_for(name, 60, |c| done(c) && c["generation"] == 2)
+        .await;
+    delete_to_404(lc, name, 60).await;
+    let per_execution = lc.transitions_when_settled(30).await;
+    assert_eq!(per_execution.len(), 3, "{per_execution:?}");
+    per_execution
+}
+
+/// Issue 13: a provider action is one task, answered when the provider is done (the provisioner
+/// re-checks through delayed queue messages), so a create + resize + delete costs the same state
+/// transitions with a provider that takes 5 s per action (about five checks each, at a 1 s
+/// check interval) as with one that takes none, and at most 30. Before, every check was three
+/// transitions (Wait, Check, Choice): 41 with the fast provider, about 86 with 15 s checks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_slow_provider_adds_no_state_transitions_to_a_lifecycle() {
+    let slow = std::time::Duration::from_secs(5);
+    let (instant, slow_lc) = tokio::join!(
+        LifecycleApp::spawn(|c| {
+            c.provision = std::time::Duration::ZERO;
+            c.update = std::time::Duration::ZERO;
+            c.delete = std::time::Duration::ZERO;
+        }),
+        LifecycleApp::spawn(|c| {
+            c.provision = slow;
+            c.update = slow;
+            c.delete = slow;
+        }),
+    );
+    assert_eq!(kupe_local::stack::Timings::FAST.check_interval_secs, 1);
+    let started = std::time::Instant::now();
+    let (fast, (slow_counts, slow_took)) =
+        tokio::join!(create_resize_delete(&instant, "prod"), async {
+            let counts = create_resize_delete(&slow_lc, "prod").await;
+            (counts, started.elapsed())
+        });
+    assert!(
+        slow_took >= slow * 3,
+        "the slow provider really took its time: {slow_took:?}"
+    );
+    let total = |v: &[(String, u64)]| v.iter().map(|(_, n)| n).sum::<u64>();
+    eprintln!("transitions per lifecycle: 0 s provider {fast:?}, 5 s provider {slow_counts:?}");
+    assert_eq!(
+        total(&fast),
+        total(&slow_counts),
+        "0 s: {fast:?}; 5 s: {slow_counts:?}"
+    );
+    assert!(total(&fast) <= 30, "{fast:?}");
+}
+
+/// The provisioner's re-checks rely on SQS `DelaySeconds` per message: the emulator must hold a
+/// delayed message back for its delay (and a plain one not at all), as SQS does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_emulator_holds_a_delayed_message_back_for_its_delay() {
+    let lc = LifecycleApp::spawn_idle().await;
+    let sqs = aws_sdk_sqs::Client::new(&kupe_tests::sdk_config());
+    let queue = &lc.stack.queue_url;
+    let sent = std::time::Instant::now();
+    for (body, delay) in [("delayed", 3), ("plain", 0)] {
+        sqs.send_message()
+            .queue_url(queue)
+            .message_body(body)
+            .delay_seconds(delay)
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut arrivals = Vec::new();
+    while arrivals.len() < 2 {
+        assert!(sent.elapsed().as_secs() < 10, "{arrivals:?}");
+        let out = sqs
+            .receive_message()
+            .queue_url(queue)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        for m in out.messages.unwrap_or_default() {
+            arrivals.push((m.body.unwrap_or_default(), sent.elapsed()));
+            sqs.delete_message()
+                .queue_url(queue)
+                .receipt_handle(m.receipt_handle.unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    assert_eq!(arrivals[0].0, "plain", "{arrivals:?}");
+    assert!(arrivals[0].1.as_secs_f64() < 1.5, "{arrivals:?}");
+    assert_eq!(arrivals[1].0, "delayed", "{arrivals:?}");
+    let took = arrivals[1].1.as_secs_f64();
+    assert!((2.9..5.0).contains(&took), "{arrivals:?}");
+}

@@ -321,10 +321,15 @@ async fn repeated_bad_keys_from_one_ip_back_off_exponentially_and_other_ips_are_
         assert_eq!(good.status, StatusCode::TOO_MANY_REQUESTS);
         tokio::time::sleep(std::time::Duration::from_millis(wait * 1000 + 1100)).await;
     }
-    assert!(
-        waits.windows(2).all(|w| w[1] > w[0]),
-        "growing backoff: {waits:?}"
-    );
+    // A block of b seconds is counted from the next whole second, so Retry-After is b + 1 when
+    // the blocked request comes within the failure's second and b when it comes in the next
+    // (on a busy machine, either).
+    for (wait, block) in waits.iter().zip([1, 2, 4]) {
+        assert!(
+            (block..=block + 1).contains(wait),
+            "blocks of 1, 2, 4 s: {waits:?}"
+        );
+    }
     // another IP is unaffected
     let r = app
         .req(M::GET, &app.clusters())

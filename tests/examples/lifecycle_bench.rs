@@ -1,7 +1,9 @@
 //! `make bench`: the lifecycle on the emulator, measured. One cluster goes create → Running →
 //! resize → Running → delete → gone, with the simulated provider's work taking `P` seconds per
-//! action; the figures are the phase transitions, the wall time per leg, and the workflow's own
-//! overhead (wall time minus provider time). Run with P = 0 and P = 2.
+//! action; the figures are the phase transitions, the wall time per leg, the workflow's own
+//! overhead (wall time minus provider time), and the Step Functions state transitions of the
+//! lifecycle's three executions, counted from their histories as AWS bills them (every state
+//! entered, retries included; see `kupe_tests::transitions`). Run with P = 0, 2 and 10.
 
 use kupe_tests::{LifecycleApp, M};
 use serde_json::{json, Value};
@@ -11,7 +13,7 @@ fn done(c: &Value) -> bool {
     c["status"]["phase"] == "Running" && c["status"]["observedGeneration"] == c["generation"]
 }
 
-async fn run(provider_secs: u64) {
+async fn run(provider_secs: u64) -> u64 {
     let d = Duration::from_secs(provider_secs);
     let lc = LifecycleApp::spawn(|c| {
         c.provision = d;
@@ -36,7 +38,7 @@ async fn run(provider_secs: u64) {
     app.req(M::DELETE, &app.cluster("bench")).send().await;
     lc.wait_for("bench", 120, Value::is_null).await;
     legs.push(("delete -> 404", t.elapsed()));
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let transitions = lc.transitions_when_settled(60).await;
     let events = lc.events().await;
     println!("provider time per action: {provider_secs} s; check interval 1 s; poll every 250 ms");
     println!("phase transitions driven by the workflow: {}", events.len());
@@ -56,12 +58,33 @@ async fn run(provider_secs: u64) {
             took.as_secs_f64()
         );
     }
+    let total: u64 = transitions.iter().map(|(_, n)| n).sum();
+    let each: Vec<String> = transitions
+        .iter()
+        .map(|(name, n)| {
+            format!(
+                "{}: {n}",
+                name.split('-').take(2).collect::<Vec<_>>().join("-")
+            )
+        })
+        .collect();
+    println!(
+        "state transitions (create + resize + delete): {total} ({})",
+        each.join(", ")
+    );
     println!();
+    total
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 4)]
 async fn main() {
-    for p in [0, 2] {
-        run(p).await;
+    let mut totals = Vec::new();
+    for p in [0, 2, 10] {
+        totals.push((p, run(p).await));
     }
+    let line: Vec<String> = totals
+        .iter()
+        .map(|(p, n)| format!("{p} s provider: {n}"))
+        .collect();
+    println!("state transitions per lifecycle: {}", line.join("; "));
 }

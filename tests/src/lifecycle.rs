@@ -35,6 +35,11 @@ impl LifecycleApp {
         Self::build(Timings::FAST, |_| {}, false).await
     }
 
+    /// [`Self::spawn_idle`] with the given timings.
+    pub async fn spawn_idle_with(timings: Timings) -> LifecycleApp {
+        Self::build(timings, |_| {}, false).await
+    }
+
     /// A fresh stack with the given timings.
     pub async fn spawn_with(
         timings: Timings,
@@ -117,6 +122,40 @@ impl LifecycleApp {
         out
     }
 
+    /// The state transitions of every execution of the stack's state machine, once none is
+    /// running any more (failing after `secs` seconds): (execution name, transitions), in the
+    /// order [`transitions`] counts them.
+    pub async fn transitions_when_settled(&self, secs: u64) -> Vec<(String, u64)> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        let list = loop {
+            let list = self
+                .sfn
+                .list_executions()
+                .state_machine_arn(&self.stack.state_machine_arn)
+                .send()
+                .await
+                .expect("list");
+            if list
+                .executions
+                .iter()
+                .all(|e| e.status != aws_sdk_sfn::types::ExecutionStatus::Running)
+            {
+                break list;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "executions still running: {:?}",
+                list.executions
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        };
+        let mut out = Vec::new();
+        for e in list.executions {
+            out.push((e.name, transitions(&self.sfn, &e.execution_arn).await));
+        }
+        out
+    }
+
     /// Phase-change events delivered to the bus so far, in order of arrival.
     pub async fn events(&self) -> Vec<Value> {
         let sqs = aws_sdk_sqs::Client::new(&sdk_config());
@@ -148,4 +187,47 @@ impl LifecycleApp {
             }
         }
     }
+}
+
+/// The state transitions of one execution, counted from its history (`GetExecutionHistory`) the
+/// way AWS bills a Standard workflow: one per step executed, retries included. That is one per
+/// `…StateEntered` event (every state the execution entered, the final `Succeed`/`Fail` too),
+/// plus one per retried task attempt (each `TaskScheduled` beyond the first of its state
+/// entry). Waiting on a task token, and heartbeats, cost none.
+pub async fn transitions(sfn: &aws_sdk_sfn::Client, execution_arn: &str) -> u64 {
+    let mut entered = 0u64;
+    let mut task_entries = 0u64;
+    let mut scheduled = 0u64;
+    let mut token = None;
+    loop {
+        let page = sfn
+            .get_execution_history()
+            .execution_arn(execution_arn)
+            .max_results(1000)
+            .set_next_token(token)
+            .send()
+            .await
+            .expect("history");
+        for event in &page.events {
+            let kind = event.r#type.as_str();
+            if kind.ends_with("StateEntered") {
+                entered += 1;
+            }
+            if kind == "TaskStateEntered" {
+                task_entries += 1;
+            }
+            if kind == "TaskScheduled" {
+                scheduled += 1;
+            }
+        }
+        token = page.next_token;
+        if token.is_none() {
+            break;
+        }
+    }
+    assert!(
+        entered > 0,
+        "{execution_arn} has no history (trimmed by the emulator?)"
+    );
+    entered + scheduled.saturating_sub(task_entries)
 }

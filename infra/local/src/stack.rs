@@ -31,6 +31,7 @@ impl Workers {
             provisioner: Provisioner::new(
                 store.clone(),
                 sfn,
+                aws_sdk_sqs::Client::new(sdk),
                 Simulated::new(store.clone(), provider),
             ),
             reconciler: Reconciler::new(store),
@@ -41,11 +42,11 @@ impl Workers {
 /// Workflow timings substituted into the ASL.
 #[derive(Debug, Clone, Copy)]
 pub struct Timings {
-    /// Wait between provider checks.
+    /// Pause between provider checks (the provisioner's delayed check messages).
     pub check_interval_secs: u64,
     /// A task without a heartbeat for this long fails.
     pub heartbeat_secs: u64,
-    /// A single step's limit.
+    /// The limit of one provider action, from its start to its answer.
     pub step_timeout_secs: u64,
     /// A whole execution's limit.
     pub execution_timeout_secs: u64,

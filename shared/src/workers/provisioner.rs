@@ -1,11 +1,20 @@
 //! The provisioner: each work-queue message carries a task token and asks for one short step of
-//! the provider (start an action, or check it); the provisioner heartbeats on pickup and every
-//! third of the task's heartbeat timeout while the provider call runs, and answers with
-//! `SendTaskSuccess` or `SendTaskFailure` under a stable name ([`TaskFailure`]) that tells the
-//! workflow whether to retry. A batch's records run concurrently, each within the invocation's
-//! time. A task that is already over (answered, timed out, or its execution gone) leaves the
-//! message nothing to do. Duplicate deliveries cause one side effect (the provider's steps are
-//! idempotent).
+//! the provider (start an action, or check it). The state machine sends one `start` per action
+//! and waits for the answer; the provisioner answers only when the provider's work is done. Until
+//! then it re-checks through the queue: after each step that is not done yet it sends itself the
+//! same message with step `check`, delayed by the check interval (SQS `DelaySeconds`), and
+//! heartbeats, so a slow provider costs queue messages, not state transitions. It heartbeats on
+//! pickup, every third of the task's heartbeat timeout while the provider call runs, and after
+//! scheduling the next check; it answers with `SendTaskSuccess` once done, or `SendTaskFailure`
+//! under a stable name ([`TaskFailure`]) that tells the workflow whether to retry.
+//!
+//! A batch's records run concurrently, each within the invocation's time. A task that is already
+//! over (answered, timed out, or its execution gone) leaves the message nothing to do, which also
+//! ends its chain of checks. Duplicate deliveries cause one side effect (the provider's steps are
+//! idempotent): a duplicated `start` or `check` makes two chains of checks, each answering when
+//! done; Step Functions takes the first answer and refuses the second (`TaskTimedOut`), which is
+//! dropped. A lost check message stops the heartbeats: the task times out and the state machine
+//! sends `start` again, which finds the work already started.
 
 use crate::{
     config::{required, sdk_config, ConfigError},
@@ -22,6 +31,7 @@ use aws_sdk_sfn::{
     error::{ProvideErrorMetadata, SdkError},
     Client as SfnClient,
 };
+use aws_sdk_sqs::Client as SqsClient;
 use std::{future::Future, time::Duration};
 use tokio::time::Instant;
 
@@ -36,6 +46,9 @@ pub enum ProvisionError {
     /// steps are idempotent).
     #[error("the step did not finish within the batch's time")]
     OutOfTime,
+    /// The next check could not be queued.
+    #[error("queueing the next check failed: {0}")]
+    Queue(String),
     /// A Step Functions call failed.
     #[error("Step Functions {operation} failed: {message}")]
     StepFunctions {
@@ -112,6 +125,22 @@ pub fn heartbeat_interval(heartbeat_seconds: Option<u64>) -> Duration {
     (timeout / 3).max(Duration::from_millis(500))
 }
 
+/// The pause between checks assumed for a message that does not say its own (the
+/// `CheckIntervalSeconds` default in `template.yaml`).
+pub const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(15);
+
+/// The longest `DelaySeconds` SQS accepts.
+pub const MAX_QUEUE_DELAY_SECS: u64 = 900;
+
+/// The delay of the next check message: the check interval, but at most a third of the heartbeat
+/// timeout (the task sees no heartbeat between scheduling a check and picking it up, so the
+/// delay plus the queue's latency must stay well inside it), at least 1 s and at most SQS's 900 s.
+pub fn check_delay(check_interval_seconds: Option<u64>, heartbeat_seconds: Option<u64>) -> u64 {
+    let interval = check_interval_seconds.unwrap_or(DEFAULT_CHECK_INTERVAL.as_secs());
+    let heartbeat = heartbeat_seconds.unwrap_or(DEFAULT_HEARTBEAT.as_secs());
+    interval.min(heartbeat / 3).clamp(1, MAX_QUEUE_DELAY_SECS)
+}
+
 /// The time one batch may take when the caller gives no deadline: within the provisioner's
 /// function timeout in `template.yaml` (30 s), with room to report.
 pub const DEFAULT_BUDGET: Duration = Duration::from_secs(25);
@@ -148,6 +177,7 @@ where
 pub struct Provisioner<P> {
     store: Store,
     sfn: SfnClient,
+    sqs: SqsClient,
     provider: P,
 }
 
@@ -163,21 +193,28 @@ impl Provisioner<Simulated> {
         let sdk = sdk_config().await;
         let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), table);
         let provider = Simulated::new(store.clone(), config);
-        Ok(Self::new(store, SfnClient::new(&sdk), provider))
+        Ok(Self::new(
+            store,
+            SfnClient::new(&sdk),
+            SqsClient::new(&sdk),
+            provider,
+        ))
     }
 }
 
 impl<P: Provider> Provisioner<P> {
-    /// A provisioner over a store, Step Functions and a provider.
-    pub fn new(store: Store, sfn: SfnClient, provider: P) -> Self {
+    /// A provisioner over a store, Step Functions, SQS (for its delayed checks) and a provider.
+    pub fn new(store: Store, sfn: SfnClient, sqs: SqsClient, provider: P) -> Self {
         Self {
             store,
             sfn,
+            sqs,
             provider,
         }
     }
 
-    /// Handles one task message: heartbeat, one provider step, then success or failure.
+    /// Handles one task message: heartbeat, one provider step, then success or failure when the
+    /// provider is done or failed, else the next delayed check and a heartbeat.
     ///
     /// # Errors
     /// [`ProvisionError`]: the message is retried.
@@ -206,6 +243,9 @@ impl<P: Provider> Provisioner<P> {
         };
         match outcome {
             Ok(StepOutcome::NoReply) => Ok(()),
+            Ok(StepOutcome::Reply(output)) if !output.done && msg.queue_url.is_some() => {
+                self.check_later(&msg).await
+            }
             Ok(StepOutcome::Reply(output)) => {
                 let output = serde_json::to_string(&output)
                     .map_err(|e| ProvisionError::Malformed(e.to_string()))?;
@@ -233,6 +273,44 @@ impl<P: Provider> Provisioner<P> {
                 answered("SendTaskFailure", sent)
             }
         }
+    }
+
+    /// Sends the message again as a `check`, delayed by [`check_delay`], then heartbeats: the
+    /// task's heartbeat timeout now covers the delay and the queue's latency until the check is
+    /// picked up (and heartbeats again).
+    async fn check_later(&self, msg: &TaskMessage) -> Result<(), ProvisionError> {
+        let Some(queue_url) = msg.queue_url.as_deref() else {
+            return Ok(());
+        };
+        let next = TaskMessage {
+            step: Step::Check,
+            ..msg.clone()
+        };
+        let body =
+            serde_json::to_string(&next).map_err(|e| ProvisionError::Malformed(e.to_string()))?;
+        let delay = check_delay(msg.check_interval_seconds, msg.heartbeat_seconds);
+        self.sqs
+            .send_message()
+            .queue_url(queue_url)
+            .message_body(body)
+            .delay_seconds(i32::try_from(delay).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| {
+                ProvisionError::Queue(aws_sdk_sqs::error::DisplayErrorContext(&e).to_string())
+            })?;
+        // Not retried on failure: handling the message again would queue a second check. The
+        // check's own pickup heartbeat follows within the delay; a task that is over is seen then.
+        let beat = self
+            .sfn
+            .send_task_heartbeat()
+            .task_token(&msg.task_token)
+            .send()
+            .await;
+        if let Err(e) = answered("SendTaskHeartbeat", beat) {
+            tracing::warn!(error = %e, "heartbeat after queueing the next check failed");
+        }
+        Ok(())
     }
 
     /// One provider step: the cluster as the table has it now, then start or check.
@@ -345,5 +423,26 @@ impl<P: Provider> Provisioner<P> {
             }
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_check_is_delayed_by_the_interval_within_the_heartbeat_and_sqs_limits() {
+        // template.yaml: 15 s checks, 60 s heartbeat
+        assert_eq!(check_delay(Some(15), Some(60)), 15);
+        // the local stack: 1 s checks, 30 s heartbeat
+        assert_eq!(check_delay(Some(1), Some(30)), 1);
+        // an interval too long for the heartbeat is cut to a third of it
+        assert_eq!(check_delay(Some(60), Some(60)), 20);
+        // never a busy loop, never past SQS's 900 s
+        assert_eq!(check_delay(Some(0), Some(60)), 1);
+        assert_eq!(check_delay(Some(1), Some(2)), 1);
+        assert_eq!(check_delay(Some(3600), Some(86_400)), MAX_QUEUE_DELAY_SECS);
+        // a message that says neither: the template's defaults
+        assert_eq!(check_delay(None, None), DEFAULT_CHECK_INTERVAL.as_secs());
     }
 }
