@@ -138,11 +138,13 @@ async fn receivers_are_created_read_listed_replaced_and_deleted() {
     // delete: 204, then 404 for GET and DELETE; re-created, its ETag goes on (never repeats)
     let r = app.req(M::DELETE, &receiver(&app, "slack")).send().await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
-    for method in [M::GET, M::DELETE] {
-        let r = app
-            .req(method.clone(), &receiver(&app, "slack"))
-            .send()
-            .await;
+    // (the root route's receiver is not the tenant's: 404 too)
+    for (method, name) in [
+        (M::GET, "slack"),
+        (M::DELETE, "slack"),
+        (M::GET, "kupe-default"),
+    ] {
+        let r = app.req(method.clone(), &receiver(&app, name)).send().await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{method}");
         assert_eq!(r.error(), "Receiver not found");
     }

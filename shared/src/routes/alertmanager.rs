@@ -13,9 +13,12 @@ use crate::{
 };
 use serde_json::Value;
 
-/// The `{name}` of the path (percent-decoded by API Gateway or the edge).
-fn path_name(incoming: &Incoming) -> Parsed<ReceiverName> {
-    ReceiverName::parse(incoming.param("name")).map_err(|m| ApiError::invalid(m).at("name"))
+/// The `{name}` of the path (percent-decoded by API Gateway or the edge), parsed by `parse`.
+fn path_name(
+    incoming: &Incoming,
+    parse: fn(&str) -> Result<ReceiverName, String>,
+) -> Parsed<ReceiverName> {
+    parse(incoming.param("name")).map_err(|m| ApiError::invalid(m).at("name"))
 }
 
 /// The body, a JSON object, parsed by `parse`.
@@ -55,7 +58,7 @@ impl FromIncoming for GetReceiver {
     fn from_incoming(incoming: Incoming) -> Self {
         GetReceiver {
             caller: incoming.caller(),
-            name: path_name(&incoming),
+            name: path_name(&incoming, ReceiverName::parse),
             if_none_match: incoming.if_none_match(),
         }
     }
@@ -68,7 +71,7 @@ impl FromIncoming for PutReceiver {
         PutReceiver {
             caller: incoming.caller(),
             token: incoming.request_id().to_string(),
-            name: path_name(&incoming),
+            name: path_name(&incoming, ReceiverName::parse_new),
             if_match: incoming.if_match(),
             receiver: body(&incoming, ReceiverSpec::parse),
         }
@@ -82,7 +85,7 @@ impl FromIncoming for DeleteReceiver {
         DeleteReceiver {
             caller: incoming.caller(),
             token: incoming.request_id().to_string(),
-            name: path_name(&incoming),
+            name: path_name(&incoming, ReceiverName::parse),
             if_match: incoming.if_match(),
         }
     }
