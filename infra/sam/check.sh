@@ -83,6 +83,15 @@ ListMembersFunction list-members 200
 UpdateMemberFunction update-member 200
 RemoveMemberFunction remove-member 204
 DeleteTenantFunction delete-tenant 409
+PutAlertmanagerReceiverFunction put-alertmanager-receiver 201
+GetAlertmanagerReceiverFunction get-alertmanager-receiver 200
+ListAlertmanagerReceiversFunction list-alertmanager-receivers 200
+PutAlertmanagerRoutesFunction put-alertmanager-routes 200
+GetAlertmanagerRoutesFunction get-alertmanager-routes 200
+DeleteAlertmanagerReceiverFunction delete-alertmanager-receiver 409
+PutAlertmanagerGlobalFunction put-alertmanager-global 200
+GetAlertmanagerGlobalFunction get-alertmanager-global 200
+GetAlertmanagerConfigFunction get-alertmanager-config 200
 LIST
 
 echo "== sam local start-api: create and get"

@@ -56,6 +56,41 @@ fn routes(app: &TestApp) -> Vec<(M, String, Option<serde_json::Value>, StatusCod
             None,
             StatusCode::NO_CONTENT,
         ),
+        // the Alertmanager configuration (a receiver `existing` is there before)
+        (M::GET, alertmanager(app, "config"), None, StatusCode::OK),
+        (M::GET, alertmanager(app, "receivers"), None, StatusCode::OK),
+        (
+            M::GET,
+            alertmanager(app, "receivers/existing"),
+            None,
+            StatusCode::OK,
+        ),
+        (
+            M::PUT,
+            alertmanager(app, "receivers/slack"),
+            Some(json!({"slack_configs": [{"api_url": "https://hooks.slack.com/x"}]})),
+            StatusCode::CREATED,
+        ),
+        (M::GET, alertmanager(app, "routes"), None, StatusCode::OK),
+        (
+            M::PUT,
+            alertmanager(app, "routes"),
+            Some(json!({"items": [{"receiver": "slack"}]})),
+            StatusCode::OK,
+        ),
+        (
+            M::DELETE,
+            alertmanager(app, "receivers/existing"),
+            None,
+            StatusCode::NO_CONTENT,
+        ),
+        (M::GET, alertmanager(app, "global"), None, StatusCode::OK),
+        (
+            M::PUT,
+            alertmanager(app, "global"),
+            Some(json!({"resolve_timeout": "5m"})),
+            StatusCode::OK,
+        ),
         // last: the tenant goes (the cluster above is deleting, so with cascade)
         (
             M::DELETE,
@@ -64,6 +99,10 @@ fn routes(app: &TestApp) -> Vec<(M, String, Option<serde_json::Value>, StatusCod
             StatusCode::ACCEPTED,
         ),
     ]
+}
+
+fn alertmanager(app: &TestApp, rest: &str) -> String {
+    format!("/api/v1/tenants/{}/alertmanager/{rest}", app.tenant)
 }
 
 fn members(app: &TestApp, rest: &str) -> String {
@@ -120,6 +159,12 @@ async fn every_route_answers_the_credential_matrix() {
     let expired = expired_key(&app).await;
     let unknown = RawKey::generate(KeyId::random()).expose().to_string();
     let wrong_secret = format!("{}_{}", &app.admin[..13], "A".repeat(43));
+    let existing = app
+        .req(M::PUT, &alertmanager(&app, "receivers/existing"))
+        .json(json!({"webhook_configs": [{"url": "https://hooks.acme.com/x"}]}))
+        .send()
+        .await;
+    assert_eq!(existing.status, StatusCode::CREATED);
     let before = app.items().await;
     let refused: Vec<Refusal> = vec![
         (

@@ -166,3 +166,127 @@ async fn each_handler_makes_the_minimum_number_of_aws_calls() {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert!(app.calls.operations().is_empty());
 }
+
+/// What, method, path, body, status, calls.
+type AmCase<'a> = (&'a str, M, String, Option<Value>, StatusCode, &'a [&'a str]);
+
+#[tokio::test]
+async fn the_alertmanager_handlers_read_the_configuration_once_and_write_at_most_once() {
+    let app = TestApp::spawn().await;
+    let am = |rest: &str| format!("/api/v1/tenants/{}/alertmanager/{rest}", app.tenant);
+    // warm up: the key's lastUsedAt is fresh from now on
+    app.req(M::GET, &am("config")).send().await;
+    let read = &["BatchGetItem", "Query"][..];
+    let update = &["BatchGetItem", "Query", "UpdateItem"][..];
+    let transact = &["BatchGetItem", "Query", "TransactWriteItems"][..];
+    let slack = json!({"slack_configs": [{"api_url": "https://hooks.slack.com/x"}]});
+    let cases: Vec<AmCase> = vec![
+        (
+            "create a receiver",
+            M::PUT,
+            am("receivers/slack"),
+            Some(slack.clone()),
+            StatusCode::CREATED,
+            transact,
+        ),
+        (
+            "replace it",
+            M::PUT,
+            am("receivers/slack"),
+            Some(json!({"slack_configs": [{"api_url": "<secret>", "channel": "#a"}]})),
+            StatusCode::OK,
+            update,
+        ),
+        (
+            "replace it with itself",
+            M::PUT,
+            am("receivers/slack"),
+            Some(json!({"slack_configs": [{"api_url": "<secret>", "channel": "#a"}]})),
+            StatusCode::OK,
+            read,
+        ),
+        (
+            "get it",
+            M::GET,
+            am("receivers/slack"),
+            None,
+            StatusCode::OK,
+            read,
+        ),
+        ("list", M::GET, am("receivers"), None, StatusCode::OK, read),
+        (
+            "put routes",
+            M::PUT,
+            am("routes"),
+            Some(json!({"items": [{"receiver": "slack"}]})),
+            StatusCode::OK,
+            update,
+        ),
+        (
+            "get routes",
+            M::GET,
+            am("routes"),
+            None,
+            StatusCode::OK,
+            read,
+        ),
+        (
+            "a used receiver's delete",
+            M::DELETE,
+            am("receivers/slack"),
+            None,
+            StatusCode::CONFLICT,
+            read,
+        ),
+        (
+            "put global",
+            M::PUT,
+            am("global"),
+            Some(json!({"resolve_timeout": "5m"})),
+            StatusCode::OK,
+            update,
+        ),
+        (
+            "get global",
+            M::GET,
+            am("global"),
+            None,
+            StatusCode::OK,
+            read,
+        ),
+        (
+            "get config",
+            M::GET,
+            am("config"),
+            None,
+            StatusCode::OK,
+            read,
+        ),
+        (
+            "clear routes",
+            M::PUT,
+            am("routes"),
+            Some(json!({"items": []})),
+            StatusCode::OK,
+            update,
+        ),
+        (
+            "delete the receiver",
+            M::DELETE,
+            am("receivers/slack"),
+            None,
+            StatusCode::NO_CONTENT,
+            transact,
+        ),
+    ];
+    for (what, method, path, body, status, calls) in cases {
+        app.calls.reset();
+        let mut req = app.req(method, &path);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let r = req.send().await;
+        assert_eq!(r.status, status, "{what}: {:?}", r.body);
+        assert_eq!(app.calls.operations(), calls, "{what}");
+    }
+}

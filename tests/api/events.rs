@@ -50,6 +50,16 @@ async fn every_api_event_is_served_by_its_function() {
         ("remove-member", StatusCode::NO_CONTENT),
         // without cascade, while the deleting cluster still holds its slot
         ("delete-tenant", StatusCode::CONFLICT),
+        // alertmanager: a receiver, routes that use it (so its delete is refused), global
+        ("put-alertmanager-receiver", StatusCode::CREATED),
+        ("get-alertmanager-receiver", StatusCode::OK),
+        ("list-alertmanager-receivers", StatusCode::OK),
+        ("put-alertmanager-routes", StatusCode::OK),
+        ("get-alertmanager-routes", StatusCode::OK),
+        ("delete-alertmanager-receiver", StatusCode::CONFLICT),
+        ("put-alertmanager-global", StatusCode::OK),
+        ("get-alertmanager-global", StatusCode::OK),
+        ("get-alertmanager-config", StatusCode::OK),
     ];
     assert_eq!(expected.len(), Route::ALL.len(), "one event per route");
     for (name, status) in expected {

@@ -1,6 +1,7 @@
 //! Integration tests of the cluster API, through the router (API Gateway events → the Lambda
 //! handlers) against the emulator via the real SDK. Each test gets its own table and tenant.
 
+mod alertmanager;
 mod asl;
 mod auth;
 mod calls;

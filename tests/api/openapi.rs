@@ -41,6 +41,21 @@ fn statuses(route: Route) -> &'static [&'static str] {
             "204", "400", "401", "403", "404", "409", "412", "500", "503",
         ],
         Route::DeleteTenant => &["202", "400", "401", "403", "404", "409", "500", "503"],
+        // alertmanager
+        Route::GetAlertmanagerConfig
+        | Route::ListReceivers
+        | Route::GetAlertmanagerRoutes
+        | Route::GetAlertmanagerGlobal => &["200", "304", "400", "401", "403", "500", "503"],
+        Route::GetReceiver => &["200", "304", "400", "401", "403", "404", "500", "503"],
+        Route::PutReceiver => &[
+            "200", "201", "400", "401", "403", "409", "412", "500", "503",
+        ],
+        Route::DeleteReceiver => &[
+            "204", "400", "401", "403", "404", "409", "412", "500", "503",
+        ],
+        Route::PutAlertmanagerRoutes | Route::PutAlertmanagerGlobal => {
+            &["200", "400", "401", "403", "409", "412", "500", "503"]
+        }
     }
 }
 

@@ -310,3 +310,104 @@ async fn a_plan_change_racing_creates_never_leaves_more_than_the_new_plan_allows
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixteen_concurrent_route_puts_with_one_etag_let_exactly_one_win() {
+    let app = TestApp::spawn().await;
+    let routes = format!("/api/v1/tenants/{}/alertmanager/routes", app.tenant);
+    let slack = format!(
+        "/api/v1/tenants/{}/alertmanager/receivers/slack",
+        app.tenant
+    );
+    let r = app
+        .req(M::PUT, &slack)
+        .json(json!({"slack_configs": [{"api_url": "https://hooks.slack.com/x"}]}))
+        .send()
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    for round in 0..rounds() {
+        let etag = app.req(M::GET, &routes).send().await.etag();
+        let puts = (0..16).map(|i| {
+            let etag = etag.clone();
+            let (app, routes) = (&app, &routes);
+            async move {
+                let body = json!({"items": [{"receiver": "slack",
+                    "matchers": [format!("attempt=\"{round}-{i}\"")]}]});
+                app.req(M::PUT, routes)
+                    .header("If-Match", &etag)
+                    .json(body)
+                    .send()
+                    .await
+            }
+        });
+        let results = join_all(puts).await;
+        let ok: Vec<_> = results
+            .iter()
+            .filter(|r| r.status == StatusCode::OK)
+            .collect();
+        let stale = results
+            .iter()
+            .filter(|r| r.status == StatusCode::PRECONDITION_FAILED)
+            .count();
+        assert_eq!(ok.len(), 1, "round {round}: exactly one winner");
+        assert_eq!(stale, 15, "round {round}: fifteen 412s");
+        let now = app.req(M::GET, &routes).send().await;
+        assert_eq!(
+            now.body, ok[0].body,
+            "round {round}: the winner's list is stored"
+        );
+        assert_eq!(now.etag(), format!("\"{}\"", round + 1), "round {round}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_receiver_delete_racing_a_route_put_never_leaves_a_route_naming_a_missing_receiver() {
+    let app = TestApp::spawn_with_plan("enterprise").await;
+    let base = format!("/api/v1/tenants/{}/alertmanager", app.tenant);
+    let routes = format!("{base}/routes");
+    let (mut deleted, mut routed) = (0, 0);
+    for round in 0..rounds() {
+        // GIVEN a receiver no route names yet (one name, re-created over its tombstone each
+        // round, so the configuration stays small)
+        let name = "racer";
+        let receiver = format!("{base}/receivers/{name}");
+        let r = app
+            .req(M::PUT, &receiver)
+            .json(json!({"webhook_configs": [{"url": "https://hooks.acme.com/x"}]}))
+            .send()
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "round {round}");
+        // WHEN its delete races a route list that names it
+        let put = app
+            .req(M::PUT, &routes)
+            .json(json!({"items": [{"receiver": name}]}))
+            .send();
+        let delete = app.req(M::DELETE, &receiver).send();
+        let (put, delete) = tokio::join!(put, delete);
+        // THEN exactly one of them lands, and the other says why
+        match (put.status, delete.status) {
+            (StatusCode::OK, StatusCode::CONFLICT) => routed += 1,
+            (StatusCode::BAD_REQUEST, StatusCode::NO_CONTENT) => deleted += 1,
+            other => panic!("round {round}: {other:?} {:?} {:?}", put.body, delete.body),
+        }
+        let stored = app.req(M::GET, &routes).send().await.body;
+        let exists = app.req(M::GET, &receiver).send().await.status == StatusCode::OK;
+        let named = stored["items"][0]["receiver"] == json!(name);
+        assert!(
+            !named || exists,
+            "round {round}: a route names a missing receiver"
+        );
+        // reset: no route names anything
+        let r = app
+            .req(M::PUT, &routes)
+            .json(json!({"items": []}))
+            .send()
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        if exists {
+            let r = app.req(M::DELETE, &receiver).send().await;
+            assert_eq!(r.status, StatusCode::NO_CONTENT);
+        }
+    }
+    println!("route put first: {routed}, delete first: {deleted}");
+}

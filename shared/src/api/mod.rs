@@ -7,6 +7,7 @@
 //! To add a family: a module here with one request struct per route and its `UseCase`, a
 //! sibling parser in `routes`, and an aggregate in `store`.
 
+pub mod alertmanager;
 pub mod apikeys;
 pub mod clusters;
 pub mod members;

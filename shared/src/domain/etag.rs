@@ -7,7 +7,7 @@ use std::fmt;
 
 /// An opaque, ever-increasing version of one cluster name. It changes on every write and, because
 /// a deleted cluster leaves a tombstone that keeps the counter, never repeats for a name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ResourceVersion(pub u64);
 
 impl ResourceVersion {

@@ -1,6 +1,7 @@
 //! Domain types and rules. Every value that arrives from a request is parsed into one of these
 //! types once, at the edge; nothing downstream sees a raw string.
 
+pub mod alertmanager;
 pub mod apikey;
 pub mod cluster;
 pub mod etag;

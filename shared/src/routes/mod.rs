@@ -8,6 +8,7 @@
 //! `[public]` (the plan catalog): the template gives a public route's function no table access
 //! and the OpenAPI contract marks it `security: []` (tests check both).
 
+pub mod alertmanager;
 pub mod apikeys;
 pub mod clusters;
 pub mod members;
@@ -132,6 +133,16 @@ routes! {
     UpdateMember: PATCH "/tenants/{tenant}/members/{email}" => "update-member" in members;
     RemoveMember: DELETE "/tenants/{tenant}/members/{email}" => "remove-member" in members;
     DeleteTenant: DELETE "/tenants/{tenant}" => "delete-tenant" in tenant_delete;
+    // the tenant's Alertmanager configuration
+    GetAlertmanagerConfig: GET "/tenants/{tenant}/alertmanager/config" => "get-alertmanager-config" in alertmanager;
+    ListReceivers: GET "/tenants/{tenant}/alertmanager/receivers" => "list-alertmanager-receivers" in alertmanager;
+    GetReceiver: GET "/tenants/{tenant}/alertmanager/receivers/{name}" => "get-alertmanager-receiver" in alertmanager;
+    PutReceiver: PUT "/tenants/{tenant}/alertmanager/receivers/{name}" => "put-alertmanager-receiver" in alertmanager;
+    DeleteReceiver: DELETE "/tenants/{tenant}/alertmanager/receivers/{name}" => "delete-alertmanager-receiver" in alertmanager;
+    GetAlertmanagerRoutes: GET "/tenants/{tenant}/alertmanager/routes" => "get-alertmanager-routes" in alertmanager;
+    PutAlertmanagerRoutes: PUT "/tenants/{tenant}/alertmanager/routes" => "put-alertmanager-routes" in alertmanager;
+    GetAlertmanagerGlobal: GET "/tenants/{tenant}/alertmanager/global" => "get-alertmanager-global" in alertmanager;
+    PutAlertmanagerGlobal: PUT "/tenants/{tenant}/alertmanager/global" => "put-alertmanager-global" in alertmanager;
 }
 
 /// Routes Kupe documents that this server does not serve yet. They answer 501
@@ -146,24 +157,6 @@ pub const NOT_SERVED: &[(Method, &str)] = &[
     (Method::GET, "/tenants/{tenant}/secrets/{name}"),
     (Method::PATCH, "/tenants/{tenant}/secrets/{name}"),
     (Method::DELETE, "/tenants/{tenant}/secrets/{name}"),
-    (Method::GET, "/tenants/{tenant}/alertmanager/config"),
-    (Method::GET, "/tenants/{tenant}/alertmanager/receivers"),
-    (
-        Method::GET,
-        "/tenants/{tenant}/alertmanager/receivers/{name}",
-    ),
-    (
-        Method::PUT,
-        "/tenants/{tenant}/alertmanager/receivers/{name}",
-    ),
-    (
-        Method::DELETE,
-        "/tenants/{tenant}/alertmanager/receivers/{name}",
-    ),
-    (Method::GET, "/tenants/{tenant}/alertmanager/routes"),
-    (Method::PUT, "/tenants/{tenant}/alertmanager/routes"),
-    (Method::GET, "/tenants/{tenant}/alertmanager/global"),
-    (Method::PUT, "/tenants/{tenant}/alertmanager/global"),
 ];
 
 /// The answer to a route in [`NOT_SERVED`].

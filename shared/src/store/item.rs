@@ -380,6 +380,36 @@ pub struct ApiKeyItem {
     pub last_used_at: Option<String>,
 }
 
+/// An Alertmanager item of a tenant: a receiver (`AM#RECEIVER#<name>`), the route list
+/// (`AM#ROUTES`, which also counts the receivers) or the global section (`AM#GLOBAL`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct AlertmanagerItem {
+    pub pk: String,
+    pub sk: String,
+    /// Write counter, the ETag (absent = 0: a route list or global section never written).
+    #[serde(default)]
+    pub resource_version: u64,
+    /// Canonical JSON of the receiver body, route list or global section (absent on a
+    /// tombstone and on a routes item only counted on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// A deleted receiver's tombstone.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+    /// Routes item: live receivers.
+    #[serde(default)]
+    pub receiver_count: i64,
+    /// Routes item: receiver deletions so far.
+    #[serde(default)]
+    pub receiver_deletions: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+}
+
 /// The authentication-failure counter of one client IP.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,5 +1,5 @@
 //! The DynamoDB store, one module per aggregate: [`clusters`], [`tenants`], [`apikeys`],
-//! [`members`], [`tenant_purge`] (a tenant's deletion), [`auth_failures`], and [`session`] (the one read every request starts with). Each aggregate
+//! [`members`], [`alertmanager`], [`tenant_purge`] (a tenant's deletion), [`auth_failures`], and [`session`] (the one read every request starts with). Each aggregate
 //! is a handle borrowed from [`Store`] (`store.clusters()`), takes domain values, ids and
 //! numbers (never policy objects), and sends every write through the one conditional-write
 //! helper in `write`, which turns a failed condition into a named [`Outcome`].
@@ -7,6 +7,7 @@
 //! To add an aggregate: a module here with its handle and methods, its item struct in [`item`],
 //! its keys, attribute names and conditions in [`schema`].
 
+pub mod alertmanager;
 pub mod apikeys;
 pub mod auth_failures;
 pub mod clusters;
@@ -95,6 +96,11 @@ impl Store {
     /// A tenant's deletion and purge.
     pub fn tenant_purge(&self) -> tenant_purge::TenantPurge<'_> {
         tenant_purge::TenantPurge { store: self }
+    }
+
+    /// The tenants' Alertmanager configurations.
+    pub fn alertmanager(&self) -> alertmanager::Alertmanager<'_> {
+        alertmanager::Alertmanager { store: self }
     }
 
     /// API keys.

@@ -49,6 +49,19 @@ pub fn cluster_sk(name: &str) -> String {
 pub fn member_sk(email_key: &str) -> String {
     format!("{MEMBER_SK_PREFIX}{email_key}")
 }
+/// Sort-key prefix of every Alertmanager item of a tenant (receivers, routes, global): one
+/// `Query` reads the whole configuration, and the purge finds it all.
+pub const ALERTMANAGER_SK_PREFIX: &str = "AM#";
+/// Sort-key prefix of a receiver.
+pub const RECEIVER_SK_PREFIX: &str = "AM#RECEIVER#";
+/// Sort key of the route list (also the receivers' count and deletion counter).
+pub const ROUTES_SK: &str = "AM#ROUTES";
+/// Sort key of the `global` section.
+pub const GLOBAL_SK: &str = "AM#GLOBAL";
+/// Sort key of a receiver.
+pub fn receiver_sk(name: &str) -> String {
+    format!("{RECEIVER_SK_PREFIX}{name}")
+}
 /// Partition key of an API key.
 pub fn apikey_pk(id_hex: &str) -> String {
     format!("APIKEY#{id_hex}")
@@ -165,6 +178,15 @@ pub mod attr {
     pub const ALLOCATED_MEMORY: &str = "allocatedMemory";
     /// Storage the tenant's clusters hold, bytes (N; absent = 0).
     pub const ALLOCATED_STORAGE: &str = "allocatedStorage";
+    // alertmanager
+    /// A receiver's body, a route list or the global section: canonical JSON text (S).
+    pub const BODY: &str = "body";
+    /// A deleted receiver's tombstone mark (BOOL): it keeps the name's `resourceVersion`.
+    pub const DELETED: &str = "deleted";
+    /// Live receivers of the tenant, on the routes item (N).
+    pub const RECEIVER_COUNT: &str = "receiverCount";
+    /// Receiver deletions so far, on the routes item (N): a route write is conditioned on it.
+    pub const RECEIVER_DELETIONS: &str = "receiverDeletions";
 }
 
 /// Every `#placeholder` an expression may use, and the attribute it stands for. The state
@@ -218,6 +240,11 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
     ("#allocCpu", attr::ALLOCATED_CPU),
     ("#allocMemory", attr::ALLOCATED_MEMORY),
     ("#allocStorage", attr::ALLOCATED_STORAGE),
+    // alertmanager
+    ("#body", attr::BODY),
+    ("#deleted", attr::DELETED),
+    ("#rcount", attr::RECEIVER_COUNT),
+    ("#rdeletions", attr::RECEIVER_DELETIONS),
 ];
 
 fn tokens(expr: &str, sigil: char) -> impl Iterator<Item = &str> {
@@ -441,6 +468,47 @@ pub const COND_FIRST_FAILURE: &str = "attribute_not_exists(#failures)";
 /// reads as absent (404), never as "not yours".
 pub const COND_KEY_OF_TENANT: &str = "attribute_exists(#pk) AND #tenant = :tenant";
 
+/// Replace a live receiver. Admits exactly the version the request read (after its If-Match
+/// check): another write of that receiver in between, or its deletion, fails it.
+pub const COND_RECEIVER_LIVE_AT: &str = "attribute_not_exists(#deleted) AND #rv = :expected_rv";
+/// Create a receiver whose name was never used. Admits only a free key.
+pub const COND_RECEIVER_NEW: &str = "attribute_not_exists(#pk)";
+/// Create a receiver over its tombstone, at the version read: the counter goes on, so an ETag
+/// never repeats for a name. A concurrent create of the same name fails it.
+pub const COND_RECEIVER_OVER_TOMBSTONE: &str = "#deleted = :true AND #rv = :old_rv";
+/// The quota part of a receiver create, on the routes item. Admits fewer live receivers than
+/// the plan allows (`:max`); concurrent creates cannot both take the last place.
+pub const COND_RECEIVER_ROOM: &str = "attribute_not_exists(#rcount) OR #rcount < :max";
+/// The count added by a receiver create.
+pub const RECEIVER_CREATED_UPDATE: &str = "ADD #rcount :one";
+/// The routes part of a receiver delete: one receiver fewer, one more deletion. Every route
+/// write is conditioned on the deletion count it read, so a route list judged against a
+/// receiver that a concurrent delete removes cannot land ([`COND_ROUTES_AT`]).
+pub const RECEIVER_DELETED_UPDATE: &str = "ADD #rcount :minus_one, #rdeletions :one";
+/// A receiver delete, on the routes item: the route list is still the one read (which did not
+/// name the receiver): a route write in between fails it, and the delete re-reads.
+///
+/// ```text
+///   DELETE r: read routes rv=4 (r unused) ─► [receiver → tombstone, routes IF rv = 4] ─┐
+///   PUT routes naming r: read deletions=2 ─► [routes IF rv = 4 AND deletions = 2] ────┤
+///        whichever lands first changes what the other is conditioned on; it fails,
+///        re-reads, and answers 409 (r is used) or 400 (r does not exist)
+/// ```
+pub const COND_ROUTES_AT: &str = "#rv = :expected_rv";
+/// [`COND_ROUTES_AT`] for a route list (or global section) never written (version 0).
+pub const COND_UNWRITTEN: &str = "attribute_not_exists(#rv)";
+/// The deletions part of a route write: no receiver was deleted since the read.
+pub const COND_NO_DELETION_SINCE: &str = "#rdeletions = :deletions";
+/// [`COND_NO_DELETION_SINCE`] when no receiver was ever deleted.
+pub const COND_NEVER_DELETED: &str = "attribute_not_exists(#rdeletions)";
+/// Replace a route list or the global section: the body, the token, the version bumped.
+pub const SECTION_UPDATE: &str = "SET #body = :body, #token = :token, #updated = :now ADD #rv :one";
+/// Replace a receiver: the same as [`SECTION_UPDATE`].
+pub const RECEIVER_UPDATE: &str = SECTION_UPDATE;
+/// A receiver's deletion: a tombstone that keeps the key and the version.
+pub const RECEIVER_TOMBSTONE_UPDATE: &str =
+    "SET #deleted = :true, #token = :token, #updated = :now REMOVE #body ADD #rv :one";
+
 /// Creates the table as `template.yaml` declares it (`pk`/`sk` strings, on-demand, the
 /// `byTenant` index, a stream of new and old images), for the emulator: the local stack and the
 /// tests.
@@ -556,6 +624,19 @@ mod tests {
             COND_HOLDS_SLOT,
             COND_TENANT_AT_VERSION,
             COND_TENANT_UNVERSIONED,
+            // alertmanager
+            COND_RECEIVER_LIVE_AT,
+            COND_RECEIVER_NEW,
+            COND_RECEIVER_OVER_TOMBSTONE,
+            COND_RECEIVER_ROOM,
+            RECEIVER_CREATED_UPDATE,
+            RECEIVER_DELETED_UPDATE,
+            COND_ROUTES_AT,
+            COND_UNWRITTEN,
+            COND_NO_DELETION_SINCE,
+            COND_NEVER_DELETED,
+            SECTION_UPDATE,
+            RECEIVER_TOMBSTONE_UPDATE,
         ] {
             for t in tokens(expr, '#') {
                 assert!(PLACEHOLDERS.iter().any(|(p, _)| *p == t), "{t} in {expr}");
