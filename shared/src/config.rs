@@ -50,9 +50,56 @@ pub fn optional<T: FromStr>(name: &'static str, default: T) -> Result<T, ConfigE
     }
 }
 
-/// The SDK configuration every function builds its clients from, once.
+/// The SDK configuration every function builds its clients from, once, with [`https_client`].
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https_client())
+        .load()
+        .await
+}
+
+/// The SDK's own HTTPS client (hyper + rustls on aws-lc, as its `default-https-client` feature
+/// builds it) trusting the Mozilla root set compiled into the binary ([`trusted_roots_pem`])
+/// instead of the OS store. The SDK's default scans the OS certificate store when a client is
+/// built: a bundle plus every file of the certificates directory (about 290 here), which was
+/// about 70% of our Init above a hello-world bootstrap. A compiled-in set costs no file I/O,
+/// is the same in every container image, and is what the SDK's `TrustStore` takes cleanly
+/// (PEM); one bundle file would tie Init to the image's layout. The set is updated with the
+/// `webpki-root-certs` crate; AWS endpoints chain to Amazon Trust Services roots, which it has.
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::{
+        tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore},
+        Builder,
+    };
+    let trust = TrustStore::empty()
+        .with_native_roots(false)
+        .with_pem_certificate(trusted_roots_pem().into_bytes());
+    // `build` cannot fail in this version (it only moves the settings); were that to change, Init
+    // fails here, visibly, rather than falling back to the OS store.
+    let context = TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .expect("a TLS context with a PEM trust store builds");
+    Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(context)
+        .build_https()
+}
+
+/// The compiled-in trusted roots (Mozilla's set, from `webpki-root-certs`) as one PEM bundle.
+pub fn trusted_roots_pem() -> String {
+    use base64::{engine::general_purpose::STANDARD, Engine};
+    let mut pem = String::with_capacity(webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() * 2_200);
+    for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+        pem.push_str("-----BEGIN CERTIFICATE-----\n");
+        let b64 = STANDARD.encode(cert.as_ref());
+        for line in b64.as_bytes().chunks(64) {
+            pem.push_str(std::str::from_utf8(line).unwrap_or_default());
+            pem.push('\n');
+        }
+        pem.push_str("-----END CERTIFICATE-----\n");
+    }
+    pem
 }
 
 /// Exponential backoff for repeated authentication failures from one client IP: from the
