@@ -219,7 +219,10 @@ fn run_once(
     let mut statuses = BTreeMap::new();
     for i in 0..=warm {
         if !(pending.method == "GET" && pending.path.ends_with("/runtime/invocation/next")) {
-            return Err(format!("{name}: expected GET /next, got {} {}", pending.method, pending.path));
+            return Err(format!(
+                "{name}: expected GET /next, got {} {}",
+                pending.method, pending.path
+            ));
         }
         let id = format!("bench-{i}");
         let deadline = SystemTime::now()
@@ -245,7 +248,10 @@ fn run_once(
         let response = next("response")?;
         let took = sent.elapsed();
         if response.path != format!("/2018-06-01/runtime/invocation/{id}/response") {
-            return Err(format!("{name}: unexpected {} {}", response.method, response.path));
+            return Err(format!(
+                "{name}: unexpected {} {}",
+                response.method, response.path
+            ));
         }
         *statuses.entry(status_of(&response.body)).or_insert(0) += 1;
         let _ = response.reply.send((202, Vec::new(), b"{}".to_vec()));
@@ -374,7 +380,15 @@ fn main() {
         let mut cmd = Command::new(env_or("CARGO", "cargo"));
         cmd.current_dir(&root)
             .env("CARGO_TARGET_DIR", target_dir(&root))
-            .args(["build", "--release", "--quiet", "-p", HELLO, "-p", "create-cluster"]);
+            .args([
+                "build",
+                "--release",
+                "--quiet",
+                "-p",
+                HELLO,
+                "-p",
+                "create-cluster",
+            ]);
         for f in &build {
             cmd.args(["-p", f]);
         }
@@ -391,7 +405,10 @@ fn main() {
 
     // A table with the events' tenant `dev` and key, and the cluster `prod` they address.
     let url = kupe_tests::emulator_url().to_string();
-    let table = format!("kupe-bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let table = format!(
+        "kupe-bench-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
     let rt = tokio::runtime::Runtime::new().expect("tokio");
     rt.block_on(async {
         let sdk = kupe_tests::sdk_config();
@@ -443,7 +460,10 @@ fn main() {
         0,
     )
     .expect("create the cluster the events address");
-    assert_eq!(created.statuses.keys().next().map(String::as_str), Some("201"));
+    assert_eq!(
+        created.statuses.keys().next().map(String::as_str),
+        Some("201")
+    );
 
     // Round-robin over the functions, so drift on a shared machine hits all of them alike.
     let mut names = vec![HELLO.to_string()];
