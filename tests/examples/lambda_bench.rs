@@ -2,7 +2,7 @@
 //! (`bench/hello`), each run as Lambda runs it: spawned with `AWS_LAMBDA_RUNTIME_API` pointing to
 //! a small runtime-API server of this harness, fed API Gateway events from `events/`, talking to
 //! the emulator. Per function: Init (spawn → first `GET /next`), the first request, warm p50/p99,
-//! CPU per warm request (`/proc/<pid>/stat` utime + stime), peak RSS (`VmHWM`), each with its ratio
+//! CPU per warm request (the threads' run time from `/proc/<pid>/task/*/schedstat`), peak RSS (`VmHWM`), each with its ratio
 //! to hello-world; then the size of every bootstrap and of its zip. Method and figures:
 //! bench/lambda.md.
 //!
@@ -26,8 +26,6 @@ use std::{
 const HELLO: &str = "hello-lambda";
 const DEFAULT_TIMED: &str = "get-cluster,update-cluster,list-clusters,get-tenant,not-served";
 const KEY: &str = "kupe_0123abcd_devsecretdevsecretdevsecret";
-/// Linux's `USER_HZ`, the unit of utime and stime in `/proc/<pid>/stat`.
-const TICKS_PER_SEC: f64 = 100.0;
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
@@ -120,14 +118,19 @@ fn serve_connection(stream: TcpStream, calls: mpsc::Sender<ApiCall>) {
     }
 }
 
-/// utime + stime of a process, in clock ticks.
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    // Fields 14 and 15 of the line; `after` starts at field 3.
-    fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
-        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0)
+/// CPU time of a process so far, in nanoseconds: the sum of its threads' run time from
+/// `/proc/<pid>/task/*/schedstat`, because utime + stime in `/proc/<pid>/stat` count 10 ms ticks,
+/// too coarse for requests that take a fraction of a millisecond (threads that exited are
+/// missed; the runtime's workers live as long as the process).
+fn cpu_ns(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
 }
 
 /// Peak resident set of a process, in KiB.
@@ -145,7 +148,7 @@ struct Run {
     init: Duration,
     first: Duration,
     warm: Vec<Duration>,
-    warm_ticks: u64,
+    warm_cpu_ns: u64,
     peak_rss_kib: u64,
     statuses: BTreeMap<String, usize>,
 }
@@ -215,7 +218,7 @@ fn run_once(
     };
     let mut pending = next("first GET /next")?;
     let init = started.elapsed();
-    let (mut first, mut warm_times, mut ticks_after_first) = (Duration::ZERO, Vec::new(), 0);
+    let (mut first, mut warm_times, mut cpu_after_first) = (Duration::ZERO, Vec::new(), 0);
     let mut statuses = BTreeMap::new();
     for i in 0..=warm {
         if !(pending.method == "GET" && pending.path.ends_with("/runtime/invocation/next")) {
@@ -259,7 +262,7 @@ fn run_once(
         pending = next("GET /next")?;
         if i == 0 {
             first = took;
-            ticks_after_first = cpu_ticks(pid);
+            cpu_after_first = cpu_ns(pid);
         } else {
             warm_times.push(took);
         }
@@ -267,7 +270,7 @@ fn run_once(
     Ok(Run {
         init,
         first,
-        warm_ticks: cpu_ticks(pid) - ticks_after_first,
+        warm_cpu_ns: cpu_ns(pid) - cpu_after_first,
         warm: warm_times,
         peak_rss_kib: peak_rss_kib(pid),
         statuses,
@@ -291,7 +294,7 @@ struct Summary {
     init: Vec<Duration>,
     first: Vec<Duration>,
     warm: Vec<Duration>,
-    warm_ticks: u64,
+    warm_cpu_ns: u64,
     peak_rss_kib: Vec<u64>,
     statuses: BTreeMap<String, usize>,
 }
@@ -301,7 +304,7 @@ impl Summary {
         self.init.push(run.init);
         self.first.push(run.first);
         self.warm.extend(run.warm);
-        self.warm_ticks += run.warm_ticks;
+        self.warm_cpu_ns += run.warm_cpu_ns;
         self.peak_rss_kib.push(run.peak_rss_kib);
         for (s, n) in run.statuses {
             *self.statuses.entry(s).or_insert(0) += n;
@@ -318,7 +321,7 @@ impl Summary {
             quantile_ms(&self.first, 0.5),
             quantile_ms(&self.warm, 0.5),
             quantile_ms(&self.warm, 0.99),
-            self.warm_ticks as f64 / TICKS_PER_SEC * 1000.0 / self.warm.len().max(1) as f64,
+            self.warm_cpu_ns as f64 / 1e6 / self.warm.len().max(1) as f64,
             rss.get(rss.len() / 2).copied().unwrap_or(0) as f64 / 1024.0,
         ]
     }
