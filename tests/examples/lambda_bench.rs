@@ -37,12 +37,15 @@ fn env_num(name: &str, default: usize) -> usize {
         .unwrap_or_else(|_| panic!("{name} must be a number"))
 }
 
+/// The runtime API's answer to one request: status, headers, body.
+type ApiReply = (u16, Vec<(String, String)>, Vec<u8>);
+
 /// One request of the bootstrap to the runtime API, and where to send its answer.
 struct ApiCall {
     method: String,
     path: String,
     body: Vec<u8>,
-    reply: mpsc::Sender<(u16, Vec<(String, String)>, Vec<u8>)>,
+    reply: mpsc::Sender<ApiReply>,
 }
 
 /// Reads one HTTP/1.1 request (Content-Length or chunked body); `None` at end of stream.
