@@ -58,14 +58,21 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
         .await
 }
 
-/// The SDK's own HTTPS client (hyper + rustls on aws-lc, as its `default-https-client` feature
-/// builds it) trusting the Mozilla root set compiled into the binary ([`trusted_roots_pem`])
-/// instead of the OS store. The SDK's default scans the OS certificate store when a client is
-/// built: a bundle plus every file of the certificates directory (about 290 here), which was
-/// about 70% of our Init above a hello-world bootstrap. A compiled-in set costs no file I/O,
-/// is the same in every container image, and is what the SDK's `TrustStore` takes cleanly
-/// (PEM); one bundle file would tie Init to the image's layout. The set is updated with the
-/// `webpki-root-certs` crate; AWS endpoints chain to Amazon Trust Services roots, which it has.
+/// The SDK's own HTTPS client (hyper + rustls, as its `default-https-client` feature builds it,
+/// but on ring instead of aws-lc) trusting the Mozilla root set compiled into the binary
+/// ([`trusted_roots_pem`]) instead of the OS store. The SDK's default scans the OS certificate
+/// store when a client is built: a bundle plus every file of the certificates directory (about
+/// 290 here), which was about 70% of our Init above a hello-world bootstrap. A compiled-in set
+/// costs no file I/O, is the same in every container image, and is what the SDK's `TrustStore`
+/// takes cleanly (PEM); one bundle file would tie Init to the image's layout. The set is updated
+/// with the `webpki-root-certs` crate; AWS endpoints chain to Amazon Trust Services roots, which
+/// it has.
+///
+/// ring rather than aws-lc: one crypto library fewer in every bootstrap (the workspace drops the
+/// SDK's `default-https-client`, so aws-lc is not linked at all). What it gives up: the SDK's
+/// aws-lc mode also offers the post-quantum hybrid key exchange (X25519MLKEM768), which ring's
+/// rustls provider does not have; the handshake uses X25519 (or P-256/P-384) as before that mode.
+/// This is the only HTTP client the SDK has here: every configuration must be given it.
 pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
     use aws_smithy_http_client::{
         tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore},
@@ -81,7 +88,7 @@ pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient 
         .build()
         .expect("a TLS context with a PEM trust store builds");
     Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
         .tls_context(context)
         .build_https()
 }

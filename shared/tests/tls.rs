@@ -1,8 +1,8 @@
 //! Which roots the SDK's HTTPS client trusts: the Mozilla set compiled into the binary, loaded
 //! without touching the OS certificate store (whose scan was most of our Init above a
 //! hello-world bootstrap). No network: a local TLS server with a self-signed certificate that
-//! the OS store is told to trust (`SSL_CERT_FILE`, `SSL_CERT_DIR`, which the SDK's default
-//! client reads) shows which store a client consults.
+//! the OS store is told to trust (`SSL_CERT_FILE`, `SSL_CERT_DIR`, which a client with the
+//! SDK's default trust store reads) shows which store a client consults.
 
 use rustls_pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
 use std::sync::Arc;
@@ -26,7 +26,7 @@ async fn tls_server(
     cert: CertificateDer<'static>,
     key: PrivateKeyDer<'static>,
 ) -> (u16, tokio::sync::mpsc::UnboundedReceiver<bool>) {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
@@ -92,9 +92,17 @@ async fn the_sdk_client_trusts_the_compiled_in_roots_and_never_reads_the_os_stor
     );
     assert_eq!(handshakes.recv().await, Some(false));
 
-    // The control, so this test can fail: the SDK's default client reads the OS store, trusts
-    // the root the variables name, and completes the handshake with the same server.
-    let default = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    // The control, so this test can fail: the same client as the SDK's default builds it (the
+    // workspace has no `default-https-client`, so it is built here), whose trust store includes
+    // the OS store, trusts the root the variables name and completes the handshake.
+    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+    let os_store = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let default = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(os_store)
+        .load()
+        .await;
     let _ = aws_sdk_dynamodb::Client::new(&default)
         .list_tables()
         .send()
