@@ -9,7 +9,7 @@ export CARGO_TERM_COLOR ?= never
 # schemathesis cases per operation and phase in `make test` (`make fuzz` runs 25)
 FUZZ_TEST_EXAMPLES ?= 10
 
-.PHONY: test fmt-check clippy lint-contracts sam-check venv run bench bench-emulator soak fuzz clean
+.PHONY: test fmt-check clippy lint-contracts sam-check venv run bench bench-emulator bench-lambda soak fuzz clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: infra/emulator/requirements.txt infra/lint-requirements.txt
@@ -58,6 +58,12 @@ bench: venv
 ## bench-emulator: PATCH/s, GET/s, create latency at 5 and 5,000 clusters, emulator RSS (bench/emulator.md)
 bench-emulator: venv
 	infra/emulator/with-emulator.sh $(CARGO) run --quiet -p kupe-tests --example emulator_bench
+
+## bench-lambda: every release bootstrap next to a hello-world one under a runtime-API harness:
+## Init, first and warm request, CPU per request, peak RSS, sizes (bench/lambda.md). Builds with
+## the release profile (fat LTO: ~15 min on two cores); BENCH_BUILD=timed builds only the timed ones
+bench-lambda: venv
+	infra/emulator/with-emulator.sh $(CARGO) run --quiet -p kupe-tests --example lambda_bench
 
 ## soak: N lifecycles + M GET/PATCH-If-Match clients against the local stack for T minutes
 ## (about 10 min by default; larger: make soak SOAK_ARGS="--lifecycles 8 --clients 8 --minutes 20")

@@ -486,10 +486,17 @@ def _delete_message(self, receipt_handle):
 Queue.delete_message = _delete_message
 
 
+def _trim_threads():
+    # moto appends every execution's and every task wait's thread to a module-level list and
+    # never removes them; finished ones are dropped (the list is only for clean-up at exit).
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+    TMP_THREADS[:] = [t for t in list(TMP_THREADS) if t.is_alive()]
+
+
 def _janitor(every):
     while True:
         time.sleep(every)
-        for trim in (_trim_streams, _trim_executions):
+        for trim in (_trim_streams, _trim_executions, _trim_threads):
             try:
                 trim()
             except Exception as e:  # noqa: BLE001 (a failed trim must not stop the server)

@@ -20,8 +20,9 @@ sam validate --lint
 echo "== sam build"
 # This check proves the template builds and runs under SAM; it does not ship what it builds. It
 # links without LTO and with 16 codegen units unless KUPE_SAM_RELEASE_PROFILE=1: measured on two
-# cores, 28 s per function instead of 107 s with the release profile (thin LTO, one codegen
-# unit), which matters with one binary per route. `sam build` for a deploy uses the release
+# cores, 28 s per function instead of 107 s with the release profile (then thin LTO, one
+# codegen unit; now fat LTO at opt-level "s", see bench/lambda.md), which matters with one
+# binary per route. `sam build` for a deploy uses the release
 # profile from Cargo.toml.
 if [ "${KUPE_SAM_RELEASE_PROFILE:-0}" != 1 ]; then
   export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16

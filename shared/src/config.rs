@@ -50,9 +50,79 @@ pub fn optional<T: FromStr>(name: &'static str, default: T) -> Result<T, ConfigE
     }
 }
 
-/// The SDK configuration every function builds its clients from, once.
+/// The SDK configuration every function builds its clients from, once, with [`https_client`].
+///
+/// What can be read straight from the environment is given to the loader instead of being
+/// looked up by the SDK's default chains, whose construction was most of what our Init spent
+/// above a hello-world bootstrap (about 0.5 ms of 1.4 ms: the credentials chain builds an STS
+/// client for web identity and an IMDS client before it looks at anything). Lambda always sets
+/// both:
+/// - `AWS_REGION`: the default region chain reads it first and stops there;
+/// - `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (non-blank; the execution role's keys,
+///   with `AWS_SESSION_TOKEN`): the default credentials chain's first provider is this same
+///   environment provider, and the chain stops at the first that has credentials.
+///
+/// So the result is the chains' own, and without those variables (a developer's machine, a
+/// container with a credentials endpoint) the full chains run as before.
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    let mut loader =
+        aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https_client());
+    if let Ok(region) = std::env::var("AWS_REGION") {
+        loader = loader.region(aws_config::Region::new(region));
+    }
+    if env_credentials_set() {
+        loader = loader.credentials_provider(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        );
+    }
+    loader.load().await
+}
+
+/// Whether the environment holds credentials the SDK's environment provider accepts.
+fn env_credentials_set() -> bool {
+    let set = |name| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
+    set("AWS_ACCESS_KEY_ID") && set("AWS_SECRET_ACCESS_KEY")
+}
+
+/// The SDK's own HTTPS client (hyper + rustls, as its `default-https-client` feature builds it,
+/// but on ring instead of aws-lc) trusting the Mozilla root set compiled into the binary
+/// ([`trusted_roots_pem`]) instead of the OS store. The SDK's default scans the OS certificate
+/// store when a client is built: a bundle plus every file of the certificates directory (about
+/// 290 here), which was about 70% of our Init above a hello-world bootstrap. A compiled-in set
+/// costs no file I/O, is the same in every container image, and is what the SDK's `TrustStore`
+/// takes cleanly (PEM); one bundle file would tie Init to the image's layout. The set is updated
+/// with the `webpki-root-certs` crate; AWS endpoints chain to Amazon Trust Services roots, which
+/// it has.
+///
+/// ring rather than aws-lc: one crypto library fewer in every bootstrap (the workspace drops the
+/// SDK's `default-https-client`, so aws-lc is not linked at all). What it gives up: the SDK's
+/// aws-lc mode also offers the post-quantum hybrid key exchange (X25519MLKEM768), which ring's
+/// rustls provider does not have; the handshake uses X25519 (or P-256/P-384) as before that mode.
+/// This is the only HTTP client the SDK has here: every configuration must be given it.
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::{
+        tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore},
+        Builder,
+    };
+    let trust = TrustStore::empty()
+        .with_native_roots(false)
+        .with_pem_certificate(trusted_roots_pem().as_bytes());
+    // `build` cannot fail in this version (it only moves the settings); were that to change, Init
+    // fails here, visibly, rather than falling back to the OS store.
+    let context = TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .expect("a TLS context with a PEM trust store builds");
+    Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .tls_context(context)
+        .build_https()
+}
+
+/// The compiled-in trusted roots (Mozilla's set, from `webpki-root-certs`) as one PEM bundle,
+/// encoded at build time (`shared/build.rs`).
+pub fn trusted_roots_pem() -> &'static str {
+    include_str!(concat!(env!("OUT_DIR"), "/trusted_roots.pem"))
 }
 
 /// Exponential backoff for repeated authentication failures from one client IP: from the

@@ -13,12 +13,37 @@ pub use lambda_runtime::Error;
 use lambda_runtime::{service_fn, LambdaEvent};
 use std::convert::Infallible;
 
+/// Logging as lambda_runtime's default subscriber sets it up (level from `AWS_LAMBDA_LOG_LEVEL`,
+/// else `RUST_LOG`, else INFO; JSON when `AWS_LAMBDA_LOG_FORMAT` is `json`; no time, no target),
+/// without its `EnvFilter`: a level, not per-module directives, which keeps regex out of every
+/// bootstrap.
+pub fn init_logging() {
+    use std::str::FromStr;
+    use tracing_subscriber::filter::LevelFilter;
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .ok()
+        .and_then(|l| LevelFilter::from_str(l.trim()).ok())
+        .unwrap_or(LevelFilter::INFO);
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let fmt = tracing_subscriber::fmt()
+        .with_target(false)
+        .without_time()
+        .with_max_level(level);
+    // `try_init`: a second call (tests) keeps the first subscriber.
+    let _ = if json {
+        fmt.json().try_init()
+    } else {
+        fmt.try_init()
+    };
+}
+
 /// Runs the HTTP function of the route whose request type is `R`.
 ///
 /// # Errors
 /// When configuration is missing or the runtime stops.
 pub async fn run_http<R: FromIncoming + UseCase + 'static>() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    init_logging();
     // Lives as long as the container; leaking it lets every invocation borrow it.
     let ctx: &'static ApiContext = Box::leak(Box::new(ApiContext::from_env().await?));
     lambda_http::run(lambda_http::service_fn(move |req| async move {
@@ -32,7 +57,7 @@ pub async fn run_http<R: FromIncoming + UseCase + 'static>() -> Result<(), Error
 /// # Errors
 /// When configuration is missing or the runtime stops.
 pub async fn run_dispatcher() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    init_logging();
     let dispatcher: &'static Dispatcher = Box::leak(Box::new(Dispatcher::from_env().await?));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
         Ok::<_, Error>(dispatcher.handle(event.payload).await)
@@ -45,7 +70,7 @@ pub async fn run_dispatcher() -> Result<(), Error> {
 /// # Errors
 /// When configuration is missing or the runtime stops.
 pub async fn run_provisioner() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    init_logging();
     let provisioner = Box::leak(Box::new(Provisioner::from_env().await?));
     let provisioner: &'static _ = provisioner;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
@@ -69,7 +94,7 @@ pub async fn run_provisioner() -> Result<(), Error> {
 /// When configuration is missing, the runtime stops, or (per event, retried by EventBridge)
 /// the store fails.
 pub async fn run_reconciler() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    init_logging();
     let reconciler: &'static Reconciler = Box::leak(Box::new(Reconciler::from_env().await?));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
         Ok::<_, Error>(reconciler.handle(event.payload).await?)
@@ -84,7 +109,7 @@ pub async fn run_reconciler() -> Result<(), Error> {
 /// # Errors
 /// When the runtime stops.
 pub async fn run_not_served() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    init_logging();
     lambda_http::run(lambda_http::service_fn(
         |req: lambda_http::Request| async move {
             let incoming = crate::http::Incoming::read(req, "");

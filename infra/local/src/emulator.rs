@@ -58,11 +58,13 @@ impl Emulator {
     }
 }
 
-/// SDK configuration for the emulator: fixed region and dummy credentials.
+/// SDK configuration for the emulator: fixed region and dummy credentials, and the functions'
+/// HTTP client (the SDK has no default client in this workspace).
 pub fn sdk_config(url: &str) -> aws_config::SdkConfig {
     use aws_config::{BehaviorVersion, Region};
     aws_config::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
+        .http_client(kupe_shared::config::https_client())
         .region(Region::new(REGION))
         .endpoint_url(url)
         .credentials_provider(
