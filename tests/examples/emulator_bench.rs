@@ -125,6 +125,11 @@ async fn main() {
         r.status.is_success()
     })
     .await;
+    // The PATCH run left a rollout per accepted PATCH running in the emulator: let them settle
+    // so the GET run measures reads, not reads competing with that backlog.
+    for i in 0..5 {
+        lc.wait_for(&format!("c{i}"), 600, done).await;
+    }
     let (get_rate, get_bad) = rate(|c, _| async move {
         let r = app.req(M::GET, &app.cluster(&format!("c{c}"))).send().await;
         r.status.is_success()
