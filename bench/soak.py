@@ -442,6 +442,7 @@ def main() -> int:
         rss_start = (rss_kib(stack_pid), rss_kib(emu_pid), emulator_stats(emu_url))
         peak = {"stack": rss_start[0] or 0, "emulator": rss_start[1] or 0}
         loads = [os.getloadavg()[0]]
+        emu_series = [rss_start[1] or 0]  # the emulator's RSS at start and after each minute
         stop_at = time.monotonic() + args.minutes * 60
         threads = [threading.Thread(target=lifecycle_worker, args=(i, args, env, stats, stop_at))
                    for i in range(args.lifecycles)]
@@ -459,6 +460,7 @@ def main() -> int:
             if time.monotonic() >= next_report:
                 next_report += 60
                 loads.append(os.getloadavg()[0])
+                emu_series.append(rss_kib(emu_pid) or 0)
                 with stats.lock:
                     c = dict(stats.counters)
                 print(f"[{time.strftime('%H:%M:%S')}] lifecycles done {c.get('lifecycles done', 0)}, "
@@ -516,6 +518,13 @@ def main() -> int:
           f"peak {mib(peak['stack'])}")
     print(f"emulator RSS (VmRSS): start {mib(rss_start[1])}, end {mib(rss_end[1])}, "
           f"peak {mib(peak['emulator'])}")
+    emu_series.append(rss_end[1] or 0)
+    print("emulator RSS at start, each minute and at the end (MiB): "
+          + " ".join(f"{x / 1024:.0f}" for x in emu_series))
+    half = emu_series[len(emu_series) // 2]
+    if half:
+        print(f"emulator RSS growth over the second half of the run: "
+              f"{100 * (emu_series[-1] - half) / half:+.0f}% ({mib(half)} -> {mib(emu_series[-1])})")
     for label, s in (("start", rss_start[2]), ("end", rss_end[2])):
         if s:
             print(f"emulator /_kupe/stats at {label}: {json.dumps(s)}")
