@@ -152,6 +152,12 @@ struct SimOperation {
     sk: String,
     action: String,
     ready_at_ms: u64,
+    /// What this generation applies (a real provider would configure these): the endpoint's
+    /// access (JSON text) and the enabled addons, in list order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    endpoint_access: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    addons: Vec<String>,
 }
 
 /// The CA of one incarnation (`CA`).
@@ -292,11 +298,21 @@ impl Provider for Simulated {
         }
         let ready_at_ms =
             now_ms() + u64::try_from(self.config.duration(op.action).as_millis()).unwrap_or(0);
+        let spec = op.cluster.as_ref().map(|c| &c.spec);
         let started = SimOperation {
             pk: Self::pk(op),
             sk: format!("OP#{}", op.generation),
             action: format!("{:?}", op.action),
             ready_at_ms,
+            endpoint_access: spec
+                .map(|s| crate::store::item::endpoint_access_text(&s.endpoint_access)),
+            addons: spec.map_or_else(Vec::new, |s| {
+                s.addons
+                    .iter()
+                    .filter(|a| !a.disabled)
+                    .map(|a| a.name.clone())
+                    .collect()
+            }),
         };
         self.put_once(&started).await?;
         Ok(StepOutcome::Reply(StepOutput::default()))
