@@ -9,6 +9,7 @@ mod create;
 mod dispatch;
 mod etag;
 mod events;
+mod failures;
 mod faults;
 mod ha;
 mod lifecycle;

@@ -546,6 +546,8 @@ impl Status {
                     ConditionType::Degraded => &self.degraded_changed_at,
                 }
                 .clone(),
+                retryable: (type_ == ConditionType::Degraded && on)
+                    .then(|| super::failure::reason_retryable(&reason)),
             })
             .collect()
     }

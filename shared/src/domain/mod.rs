@@ -6,6 +6,7 @@ pub mod alertmanager;
 pub mod apikey;
 pub mod cluster;
 pub mod etag;
+pub mod failure;
 pub mod labels;
 pub mod member;
 pub mod names;
