@@ -78,24 +78,69 @@ fn every_work_state_heartbeats_and_every_failure_path_ends_failed() {
     {
         let state = "Work";
         assert!(states[state]["HeartbeatSeconds"].is_number(), "{state}");
-        // the provider's verdict goes straight to MarkDegraded; everything else, once its
-        // retries are exhausted, through RetriesExhausted (which names itself the reason)
+        // the provider's verdict (a terminal catalog code) goes straight to MarkDegraded;
+        // everything else, once its retries are exhausted, through a Pass state that names the
+        // catalog code it maps to
         let catch = states[state]["Catch"].as_array().unwrap();
         let last = catch.last().unwrap();
         assert_eq!(last["ErrorEquals"][0], "States.ALL", "{state}");
-        assert_eq!(last["Next"], "RetriesExhausted", "{state}");
+        assert_eq!(last["Next"], "InternalFailure", "{state}");
         assert_eq!(
             catch[0]["ErrorEquals"],
             serde_json::json!(TERMINAL_FAILURES)
         );
         assert_eq!(catch[0]["Next"], "MarkDegraded", "{state}");
+        let next_for = |error: &str| {
+            catch
+                .iter()
+                .find(|c| {
+                    c["ErrorEquals"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|e| e == error)
+                })
+                .map(|c| c["Next"].as_str().unwrap().to_string())
+        };
+        assert_eq!(next_for("States.Timeout").as_deref(), Some("TimedOut"));
+        assert_eq!(
+            next_for("ProviderUnavailable").as_deref(),
+            Some("Unreachable")
+        );
     }
-    assert_eq!(states["RetriesExhausted"]["Next"], "MarkDegraded");
-    assert_eq!(
-        states["RetriesExhausted"]["Parameters"]["Error"],
-        "RetriesExhausted"
-    );
     assert_eq!(states["FailExecution"]["Type"], "Fail");
+}
+
+/// Issue 12: every reason MarkDegraded can write is a code of the failure catalog, and each
+/// Pass state's message starts with that code's advice.
+#[test]
+fn every_degraded_reason_is_a_catalog_code_with_its_advice() {
+    use kupe_shared::domain::failure::FailureCode;
+    let states = states();
+    for name in TERMINAL_FAILURES {
+        assert!(FailureCode::parse(name).is_some(), "{name}");
+    }
+    for (pass, code) in [
+        ("TimedOut", FailureCode::ProviderTimeout),
+        ("Unreachable", FailureCode::ProviderUnavailable),
+        ("InternalFailure", FailureCode::InternalError),
+    ] {
+        let p = &states[pass];
+        assert_eq!(p["Type"], "Pass");
+        assert_eq!(p["Next"], "MarkDegraded");
+        assert_eq!(p["Parameters"]["Error"], code.as_str(), "{pass}");
+        let cause = p["Parameters"]["Cause.$"].as_str().unwrap();
+        let advice = format!("States.Format('{} Cause: {{}}'", code.advice());
+        assert!(cause.starts_with(&advice), "{pass}: {cause}");
+    }
+    // every other Catch that leads to MarkDegraded goes through InternalFailure
+    for (name, state) in &states {
+        for c in state["Catch"].as_array().into_iter().flatten() {
+            if c["Next"] == "MarkDegraded" {
+                assert_eq!(name, "Work", "{name} catches straight into MarkDegraded");
+            }
+        }
+    }
 }
 
 /// Issue 9: a work step is retried on our own transient faults before any `Catch`, and never

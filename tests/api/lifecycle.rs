@@ -322,7 +322,8 @@ async fn a_provider_that_stops_heartbeating_is_degraded_within_the_heartbeat_tim
         started.elapsed()
     );
     let degraded = &failed["status"]["conditions"][2];
-    assert_eq!(degraded["reason"], "RetriesExhausted", "{degraded}");
+    assert_eq!(degraded["reason"], "ProviderTimeout", "{degraded}");
+    assert_eq!(degraded["retryable"], true, "{degraded}");
     let message = degraded["message"].as_str().unwrap();
     assert!(message.contains("States.Timeout"), "{message}");
 }
@@ -540,7 +541,7 @@ async fn deleting_a_degraded_or_half_provisioned_cluster_reaches_404() {
     patch(&lc, "bad-resize", json!({"resources": {"cpu": "6"}})).await;
     for (n, reason) in [
         ("refused", "ProviderError"),
-        ("half", "RetriesExhausted"),
+        ("half", "ProviderTimeout"),
         ("bad-resize", "ProviderError"),
     ] {
         let c = lc.wait_for(n, 40, |c| phase(c) == "Degraded").await;

@@ -12,6 +12,7 @@ use crate::{
         apikey::Role,
         cluster::{Cluster, ClusterPatch, ClusterType, NewCluster, Status},
         etag::{Precondition, ResourceVersion},
+        labels::Selector,
         names::ClusterName,
         now_rfc3339,
         page::encode_continue,
@@ -23,7 +24,7 @@ use crate::{
     },
     http::{ApiError, Caller, Code, Parsed, Reply},
     store::{
-        clusters::{PoolChange, ResizeOutcome, SlotClaim},
+        clusters::{DeletionGuard, PoolChange, ResizeOutcome, SlotClaim},
         CreateOutcome, Outcome, StoredCluster, TenantRecord,
     },
 };
@@ -68,6 +69,8 @@ pub struct ListClusters {
     pub limit: Parsed<Option<usize>>,
     /// `continue`: the name the previous page ended with.
     pub after: Parsed<Option<ClusterName>>,
+    /// `labelSelector`, when given.
+    pub selector: Parsed<Option<Selector>>,
 }
 
 /// `PATCH /tenants/{tenant}/clusters/{name}`.
@@ -201,7 +204,7 @@ fn tenant_terminating() -> ApiError {
 /// `current` with its deletion requested: `Terminating`, a new generation (which starts the
 /// teardown) and the next version. `DELETE` of a cluster and a tenant's cascade both write
 /// this, with [`crate::store::clusters::Clusters::mark_deleting`] at `current`'s version.
-pub(crate) fn deletion_of(current: &Cluster) -> Cluster {
+pub fn deletion_of(current: &Cluster) -> Cluster {
     Cluster {
         generation: current.generation + 1,
         resource_version: ResourceVersion(current.resource_version.0 + 1),
@@ -214,6 +217,16 @@ pub(crate) fn deletion_of(current: &Cluster) -> Cluster {
         },
         ..current.clone()
     }
+}
+
+fn protected(name: &ClusterName) -> ApiError {
+    ApiError::new(
+        Code::DeletionProtected,
+        format!(
+            "Cluster {name} has deletion protection on; turn it off with PATCH \
+             {{\"deletionProtection\": false}} and delete it again"
+        ),
+    )
 }
 
 fn kept_changing() -> ApiError {
@@ -367,11 +380,22 @@ impl UseCase for ListClusters {
         let session = Session::open(ctx, &self.caller, Role::Readonly, Target::Nothing).await?;
         let limit = self.limit?;
         let after = self.after?;
-        let (clusters, more) = ctx
-            .store
-            .clusters()
-            .list(&session.tenant, limit, after.as_ref())
-            .await?;
+        let selector = self.selector?;
+        let clusters = ctx.store.clusters();
+        let (clusters, more) = match &selector {
+            None => {
+                clusters
+                    .list(&session.tenant, limit, after.as_ref())
+                    .await?
+            }
+            Some(sel) => {
+                clusters
+                    .list_matching(&session.tenant, limit, after.as_ref(), |c| {
+                        sel.matches(&c.meta.labels)
+                    })
+                    .await?
+            }
+        };
         let mut body =
             json!({ "items": clusters.iter().map(Cluster::to_json).collect::<Vec<_>>() });
         if let (true, Some(last)) = (more, clusters.last()) {
@@ -392,6 +416,7 @@ impl UseCase for UpdateCluster {
             let if_match = again(&self.if_match)?.as_ref();
             let current = live(session.take_cluster()?).ok_or_else(|| not_found(name))?;
             let spec = current.patched_spec(patch, plan)?;
+            let meta = current.patched_meta(patch)?;
             if current.status.phase == Phase::Terminating {
                 return Err(ApiError::conflict(format!(
                     "Cluster {name} is being deleted"
@@ -400,17 +425,24 @@ impl UseCase for UpdateCluster {
             if if_match.is_some_and(|p| !p.matches_strong(current.resource_version)) {
                 return Err(ApiError::precondition_failed());
             }
-            if spec == current.spec {
+            if spec == current.spec && meta == current.meta {
                 return session.close(ctx, reply(StatusCode::OK, &current)).await;
             }
             if spec.high_availability && !current.spec.high_availability && !plan.high_availability
             {
                 return Err(ha_not_in_plan(plan));
             }
-            let generation = current.generation + 1;
+            // Labels, annotations and deletion protection are metadata: a change of only those
+            // writes a new resourceVersion but no new generation, so no rollout starts.
+            let generation = if spec == current.spec {
+                current.generation
+            } else {
+                current.generation + 1
+            };
             let next = Cluster {
                 ha_since_generation: current.ha_since_after(&spec, generation),
                 spec,
+                meta,
                 generation,
                 resource_version: ResourceVersion(current.resource_version.0 + 1),
                 updated_at: now_rfc3339(),
@@ -478,6 +510,10 @@ impl UseCase for DeleteCluster {
             if current.status.phase == Phase::Terminating {
                 return session.close(ctx, deleted()).await;
             }
+            // 409 before 412, as everywhere: protection refuses whatever version was named.
+            if current.meta.deletion_protection {
+                return Err(protected(name));
+            }
             if if_match.is_some_and(|p| !p.matches_strong(current.resource_version)) {
                 return Err(ApiError::precondition_failed());
             }
@@ -485,7 +521,12 @@ impl UseCase for DeleteCluster {
             let written = ctx
                 .store
                 .clusters()
-                .mark_deleting(&next, current.resource_version, &self.token)
+                .mark_deleting(
+                    &next,
+                    current.resource_version,
+                    DeletionGuard::Honoured,
+                    &self.token,
+                )
                 .await?;
             match written {
                 Outcome::Written(_) | Outcome::AlreadyOurs(_) => {
@@ -495,6 +536,9 @@ impl UseCase for DeleteCluster {
                 Outcome::Conflict(c) if c.status.phase == Phase::Terminating => {
                     return session.close(ctx, deleted()).await
                 }
+                // Protected since the read (a concurrent PATCH): whatever If-Match said, the
+                // cluster as it is now refuses deletion.
+                Outcome::Conflict(c) if c.meta.deletion_protection => return Err(protected(name)),
                 Outcome::Conflict(_) if names_tags(if_match) => {
                     return Err(ApiError::precondition_failed())
                 }

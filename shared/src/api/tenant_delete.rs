@@ -23,7 +23,7 @@ use crate::{
     config::ApiContext,
     domain::{apikey::Role, names::TenantName, phase::Phase, tenant_phase::TenantPhase},
     http::{ApiError, Caller, Code, Parsed, Reply},
-    store::{tenant_purge::DeletionStart, Outcome, TenantRecord},
+    store::{clusters::DeletionGuard, tenant_purge::DeletionStart, Outcome, TenantRecord},
 };
 use lambda_http::http::StatusCode;
 use serde_json::json;
@@ -98,7 +98,7 @@ async fn delete_clusters(
             let written = ctx
                 .store
                 .clusters()
-                .mark_deleting(&next, c.resource_version, token)
+                .mark_deleting(&next, c.resource_version, DeletionGuard::Overridden, token)
                 .await?;
             match written {
                 Outcome::Written(_) | Outcome::AlreadyOurs(_) | Outcome::Absent => break,
@@ -130,6 +130,9 @@ impl UseCase for DeleteTenant {
         if !deletion.cascade && !read.members.is_empty() {
             return Err(clusters_exist(&tenant, read.members.len()));
         }
+        if !read.members.is_empty() {
+            refuse_protected(ctx, &tenant).await?;
+        }
         let started = ctx
             .store
             .tenant_purge()
@@ -154,6 +157,30 @@ impl UseCase for DeleteTenant {
 
 /// A DELETE of a tenant already terminating: finish what an earlier one may have left (mark
 /// the clusters, bump the tenant so the purge is retried), then say it is already under way.
+/// 409 `DeletionProtected` naming the tenant's protected clusters, before anything is written:
+/// a cascade does not override a protection it can see. (One turned on after this read is
+/// overridden: the tenant is then already `Terminating`, and leaving a cluster behind would
+/// leave the tenant half-deleted.)
+async fn refuse_protected(ctx: &ApiContext, tenant: &TenantName) -> Result<(), ApiError> {
+    let (clusters, _) = ctx.store.clusters().list(tenant, None, None).await?;
+    let protected: Vec<&str> = clusters
+        .iter()
+        .filter(|c| c.meta.deletion_protection && c.status.phase != Phase::Terminating)
+        .map(|c| c.name.as_str())
+        .collect();
+    if protected.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        Code::DeletionProtected,
+        format!(
+            "Tenant {tenant} has clusters with deletion protection on ({}); turn it off with \
+             PATCH {{\"deletionProtection\": false}} first",
+            protected.join(", ")
+        ),
+    ))
+}
+
 async fn resume(ctx: &ApiContext, tenant: &TenantName, token: &str) -> Result<Reply, ApiError> {
     delete_clusters(ctx, tenant, token).await?;
     ctx.store.tenant_purge().touch(tenant, token).await?;

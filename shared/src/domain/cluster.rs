@@ -4,8 +4,11 @@
 //! clients read.
 
 use super::{
+    addons::{self, Addon, AddonInput},
     etag::ResourceVersion,
+    labels::{check_annotations, check_labels, KeyValues},
     names::{ClusterName, DisplayName, TenantName},
+    network::{EndpointAccess, Network},
     phase::{Condition, ConditionType, Phase},
     plan::Plan,
     quantity::Quantity,
@@ -58,6 +61,25 @@ pub struct Spec {
     /// A three-replica control plane. Plan-gated; once on, it stays on (Kupe's operator rejects
     /// turning it off: `HA_DISABLE_UNSUPPORTED`).
     pub high_availability: bool,
+    /// Pod and service ranges (immutable after create; a PATCH may only echo them).
+    pub network: Network,
+    /// Who may reach the API server (a change is a rollout).
+    pub endpoint_access: EndpointAccess,
+    /// Addons from the catalog (a change is a rollout).
+    pub addons: Vec<Addon>,
+}
+
+/// What a PATCH may change without a rollout: no new `generation`, no workflow, only a new
+/// `resourceVersion`. Labels and annotations describe the cluster; deletion protection guards
+/// the API's DELETE.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Metadata {
+    /// Labels (Kubernetes syntax), selectable with `labelSelector`.
+    pub labels: KeyValues,
+    /// Annotations (Kubernetes keys, free-text values).
+    pub annotations: KeyValues,
+    /// While true, `DELETE` of the cluster is refused (409 `DeletionProtected`).
+    pub deletion_protection: bool,
 }
 
 /// Control-plane replicas of a highly available cluster.
@@ -103,6 +125,8 @@ pub struct Cluster {
     pub cluster_type: ClusterType,
     /// The mutable spec.
     pub spec: Spec,
+    /// Labels, annotations and deletion protection.
+    pub meta: Metadata,
     /// Bumped on every spec change (and on delete, which starts the teardown).
     pub generation: u64,
     /// Bumped on every write; the ETag.
@@ -139,6 +163,24 @@ pub struct NewCluster {
     pub alerts: Map<String, Value>,
     /// A three-replica control plane (plan-gated).
     pub high_availability: bool,
+    /// Labels, annotations, deletion protection.
+    pub meta: Metadata,
+    /// Pod and service ranges (defaults filled in).
+    pub network: Network,
+    /// API endpoint reach.
+    pub endpoint_access: EndpointAccess,
+    /// Addons.
+    pub addons: Vec<Addon>,
+}
+
+/// A merge patch of `endpointAccess`: `public: null` returns it to `true`, `allowedCidrs: null`
+/// empties the list; a given list replaces the old one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EndpointAccessPatch {
+    /// `public`, when given.
+    pub public: Option<Option<bool>>,
+    /// `allowedCidrs`, when given.
+    pub allowed_cidrs: Option<Option<Vec<String>>>,
 }
 
 /// A validated JSON merge patch (RFC 7396) of a cluster.
@@ -153,6 +195,20 @@ pub struct ClusterPatch {
     pub alerts: Option<Value>,
     /// `highAvailability`, when given.
     pub high_availability: Option<bool>,
+    /// A merge patch of `labels`: a `null` value removes a key, `null` for the whole object
+    /// removes them all.
+    pub labels: Option<Option<std::collections::BTreeMap<String, Option<String>>>>,
+    /// A merge patch of `annotations`, as `labels`.
+    pub annotations: Option<Option<std::collections::BTreeMap<String, Option<String>>>>,
+    /// `deletionProtection`; `null` turns it off.
+    pub deletion_protection: Option<Option<bool>>,
+    /// `network` echoed back (`podCidr`, `serviceCidr`), accepted only when equal to the
+    /// current values.
+    pub network: Option<(Option<String>, Option<String>)>,
+    /// `endpointAccess`; `Some(None)` (a `null`) returns it to the default.
+    pub endpoint_access: Option<Option<EndpointAccessPatch>>,
+    /// `addons`: a list replaces the old one whole, `null` empties it.
+    pub addons: Option<Option<Vec<AddonInput>>>,
     /// Immutable fields echoed back, accepted only when equal to the current values.
     pub echoed: Vec<(&'static str, Value)>,
 }
@@ -192,7 +248,11 @@ impl NewCluster {
                 resources,
                 alerts: self.alerts,
                 high_availability: self.high_availability,
+                network: self.network,
+                endpoint_access: self.endpoint_access,
+                addons: self.addons,
             },
+            meta: self.meta,
             generation: 1,
             resource_version,
             incarnation: resource_version.0,
@@ -265,7 +325,60 @@ impl Cluster {
             Some(on) => spec.high_availability = on,
             None => {}
         }
+        if let Some((pod, service)) = &patch.network {
+            for (field, given, current) in [
+                ("network.podCidr", pod, spec.network.pod_cidr),
+                ("network.serviceCidr", service, spec.network.service_cidr),
+            ] {
+                if given.as_ref().is_some_and(|g| *g != current.to_string()) {
+                    return Err(Invalid::at(
+                        field,
+                        format!("{field} is immutable and cannot be changed (it is {current})"),
+                    ));
+                }
+            }
+        }
+        match &patch.endpoint_access {
+            None => {}
+            Some(None) => spec.endpoint_access = EndpointAccess::default(),
+            Some(Some(p)) => {
+                let public = match p.public {
+                    None => spec.endpoint_access.public,
+                    Some(v) => v.unwrap_or(true),
+                };
+                let allowed = match &p.allowed_cidrs {
+                    None => spec.endpoint_access.allowed_texts(),
+                    Some(v) => v.clone().unwrap_or_default(),
+                };
+                spec.endpoint_access =
+                    EndpointAccess::parse(public, &allowed).map_err(|(f, m)| Invalid::at(f, m))?;
+            }
+        }
+        if let Some(list) = &patch.addons {
+            spec.addons = addons::check(list.clone().unwrap_or_default())
+                .map_err(|(f, m)| Invalid::at(f, m))?;
+        }
         Ok(spec)
+    }
+
+    /// The labels, annotations and deletion protection after `patch`, checked.
+    ///
+    /// # Errors
+    /// [`Invalid`] naming the label or annotation at fault.
+    pub fn patched_meta(&self, patch: &ClusterPatch) -> Result<Metadata, Invalid> {
+        let mut meta = self.meta.clone();
+        if let Some(p) = &patch.labels {
+            merge_key_values(&mut meta.labels, p.as_ref());
+            check_labels(&meta.labels).map_err(|(f, m)| Invalid::at(f, m))?;
+        }
+        if let Some(p) = &patch.annotations {
+            merge_key_values(&mut meta.annotations, p.as_ref());
+            check_annotations(&meta.annotations).map_err(|(f, m)| Invalid::at(f, m))?;
+        }
+        if let Some(p) = patch.deletion_protection {
+            meta.deletion_protection = p.unwrap_or(false);
+        }
+        Ok(meta)
     }
 
     /// The generation from which HA is wanted, after a spec change to `spec` at `generation`.
@@ -301,6 +414,25 @@ impl Cluster {
 
     /// The JSON the API returns.
     pub fn to_json(&self) -> Value {
+        let mut view = self.core_json();
+        let spec = &self.spec;
+        view["labels"] = json!(self.meta.labels);
+        view["annotations"] = json!(self.meta.annotations);
+        view["deletionProtection"] = json!(self.meta.deletion_protection);
+        view["network"] = json!({
+            "podCidr": spec.network.pod_cidr.to_string(),
+            "serviceCidr": spec.network.service_cidr.to_string(),
+        });
+        view["endpointAccess"] = json!({
+            "public": spec.endpoint_access.public,
+            "allowedCidrs": spec.endpoint_access.allowed_texts(),
+        });
+        view["addons"] = addons::to_json(&spec.addons);
+        view
+    }
+
+    /// The fields every version of the cluster view has had.
+    fn core_json(&self) -> Value {
         let mut status = json!({
             "phase": self.status.phase.as_str(),
             "observedGeneration": self.status.observed_generation,
@@ -340,6 +472,37 @@ impl Cluster {
             "status": status,
         })
     }
+}
+
+/// Applies a merge patch to labels or annotations: `None` (a `null` object) removes every
+/// key, a `null` value removes its key, a string sets it.
+fn merge_key_values(
+    current: &mut KeyValues,
+    patch: Option<&std::collections::BTreeMap<String, Option<String>>>,
+) {
+    let Some(patch) = patch else {
+        current.clear();
+        return;
+    };
+    for (k, v) in patch {
+        match v {
+            Some(v) => {
+                current.insert(k.clone(), v.clone());
+            }
+            None => {
+                current.remove(k);
+            }
+        }
+    }
+}
+
+/// Checks the metadata of a create.
+///
+/// # Errors
+/// [`Invalid`] naming the label or annotation at fault.
+pub fn check_meta(meta: &Metadata) -> Result<(), Invalid> {
+    check_labels(&meta.labels).map_err(|(f, m)| Invalid::at(f, m))?;
+    check_annotations(&meta.annotations).map_err(|(f, m)| Invalid::at(f, m))
 }
 
 impl Status {
@@ -383,6 +546,8 @@ impl Status {
                     ConditionType::Degraded => &self.degraded_changed_at,
                 }
                 .clone(),
+                retryable: (type_ == ConditionType::Degraded && on)
+                    .then(|| super::failure::reason_retryable(&reason)),
             })
             .collect()
     }

@@ -1,12 +1,16 @@
 //! Domain types and rules. Every value that arrives from a request is parsed into one of these
 //! types once, at the edge; nothing downstream sees a raw string.
 
+pub mod addons;
 pub mod alertmanager;
 pub mod apikey;
 pub mod cluster;
 pub mod etag;
+pub mod failure;
+pub mod labels;
 pub mod member;
 pub mod names;
+pub mod network;
 pub mod page;
 pub mod phase;
 pub mod plan;

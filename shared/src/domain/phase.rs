@@ -147,4 +147,8 @@ pub struct Condition {
     pub message: String,
     /// When `status` last flipped.
     pub last_transition_time: String,
+    /// On a true `Degraded` only: whether retrying the same spec can succeed (from the failure
+    /// catalog, [`super::failure`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retryable: Option<bool>,
 }

@@ -34,6 +34,9 @@ pub enum Code {
     /// 409: `DELETE /tenants/{tenant}` of a tenant already being deleted. Spelled as Kupe's CLI
     /// matches it (`already_terminating`).
     AlreadyTerminating,
+    /// 409: `DELETE` of a cluster whose `deletionProtection` is on (and of a tenant, with
+    /// `cascade`, while one of its clusters is protected).
+    DeletionProtected,
     /// 412: `If-Match` does not match the current version.
     PreconditionFailed,
     /// 429, with `Retry-After`.
@@ -62,7 +65,8 @@ impl Code {
             Code::AlreadyExists
             | Code::Conflict
             | Code::ClustersExist
-            | Code::AlreadyTerminating => StatusCode::CONFLICT,
+            | Code::AlreadyTerminating
+            | Code::DeletionProtected => StatusCode::CONFLICT,
             Code::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Code::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
@@ -86,6 +90,7 @@ impl Code {
             Code::Conflict => "Conflict",
             Code::ClustersExist => "clusters_exist",
             Code::AlreadyTerminating => "already_terminating",
+            Code::DeletionProtected => "DeletionProtected",
             Code::PreconditionFailed => "PreconditionFailed",
             Code::RateLimited => "RateLimited",
             Code::InternalError => "InternalError",

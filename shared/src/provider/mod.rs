@@ -4,7 +4,7 @@
 pub mod simulated;
 
 use crate::{
-    domain::{cluster::Cluster, names::ClusterName, names::TenantName},
+    domain::{cluster::Cluster, failure::FailureCode, names::ClusterName, names::TenantName},
     workflow::{Action, StepOutput},
 };
 
@@ -46,6 +46,10 @@ pub enum ProviderError {
     /// timeouts, 5xx): the workflow retries the step with backoff.
     #[error("{0}")]
     Transient(String),
+    /// The provider failed the work for a reason it classified: the rollout ends `Degraded`
+    /// with that code (a transient one, `ProviderUnavailable`, is retried first).
+    #[error("{1}")]
+    Classified(FailureCode, String),
 }
 
 /// A cluster backend.

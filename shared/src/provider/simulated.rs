@@ -7,6 +7,7 @@
 use super::{Operation, Provider, ProviderError, StepOutcome};
 use crate::{
     config::{optional, ConfigError},
+    domain::failure::FailureCode,
     store::{
         item::{from_item, key, to_item},
         schema::COND_NEW_ITEM,
@@ -54,6 +55,30 @@ impl Rule {
     }
 }
 
+/// A failure rule and the code the failure carries.
+pub type CodedRule = (Rule, FailureCode);
+
+/// Splits a `SIM_FAIL` list into plain rules (`action:cluster`) and coded ones
+/// (`action:cluster:Code`, the code from the failure catalog).
+///
+/// # Errors
+/// A message naming the bad entry.
+pub fn parse_fail_list(s: &str) -> Result<(Vec<Rule>, Vec<CodedRule>), String> {
+    let mut plain = Vec::new();
+    let mut coded = Vec::new();
+    for entry in s.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        match entry.rsplit_once(':') {
+            Some((rule, code)) if rule.contains(':') => {
+                let code =
+                    FailureCode::parse(code).ok_or(format!("unknown failure code in {entry}"))?;
+                coded.extend(Rule::parse_list(rule)?.into_iter().map(|r| (r, code)));
+            }
+            _ => plain.extend(Rule::parse_list(entry)?),
+        }
+    }
+    Ok((plain, coded))
+}
+
 /// Timings and behaviour of the simulated provider.
 #[derive(Debug, Clone)]
 pub struct SimulatedConfig {
@@ -69,6 +94,8 @@ pub struct SimulatedConfig {
     pub domain: String,
     /// Steps that fail with a provider error.
     pub fail: Vec<Rule>,
+    /// Steps that fail with a classified provider error: the code the rollout ends with.
+    pub fail_with: Vec<CodedRule>,
     /// Steps that never answer (no success, no failure, no heartbeat).
     pub hang: Vec<Rule>,
     /// How long every provider call takes before it answers, like a real provider's API under
@@ -86,6 +113,7 @@ impl SimulatedConfig {
             delete: Duration::from_secs(1),
             domain: domain.to_string(),
             fail: Vec::new(),
+            fail_with: Vec::new(),
             hang: Vec::new(),
             latency: Duration::ZERO,
         }
@@ -103,7 +131,8 @@ impl SimulatedConfig {
     }
 
     /// From `SIM_PROFILE` (`fast` | `realistic`, default `fast`), `CLUSTER_DOMAIN` (default
-    /// `clusters.kupe.local`), `SIM_FAIL` and `SIM_HANG` (rule lists).
+    /// `clusters.kupe.local`), `SIM_FAIL` and `SIM_HANG` (rule lists). A `SIM_FAIL` entry may
+    /// name a failure code: `provision:big:ProviderQuotaExceeded`.
     ///
     /// # Errors
     /// [`ConfigError`] naming the bad variable.
@@ -122,7 +151,10 @@ impl SimulatedConfig {
         let rules = |name: &'static str| {
             Rule::parse_list(&optional(name, String::new())?).map_err(|e| ConfigError::new(name, e))
         };
-        cfg.fail = rules("SIM_FAIL")?;
+        let (fail, fail_with) = parse_fail_list(&optional("SIM_FAIL", String::new())?)
+            .map_err(|e| ConfigError::new("SIM_FAIL", e))?;
+        cfg.fail = fail;
+        cfg.fail_with = fail_with;
         cfg.hang = rules("SIM_HANG")?;
         Ok(cfg)
     }
@@ -152,6 +184,12 @@ struct SimOperation {
     sk: String,
     action: String,
     ready_at_ms: u64,
+    /// What this generation applies (a real provider would configure these): the endpoint's
+    /// access (JSON text) and the enabled addons, in list order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    endpoint_access: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    addons: Vec<String>,
 }
 
 /// The CA of one incarnation (`CA`).
@@ -227,6 +265,17 @@ impl Simulated {
         if self.config.hang.iter().any(|r| r.matches(op)) {
             return Some(Ok(StepOutcome::NoReply));
         }
+        if let Some((_, code)) = self.config.fail_with.iter().find(|(r, _)| r.matches(op)) {
+            return Some(Err(ProviderError::Classified(
+                *code,
+                format!(
+                    "injected {} failure: {:?} of cluster {}",
+                    code.as_str(),
+                    op.action,
+                    op.name
+                ),
+            )));
+        }
         if self.config.fail.iter().any(|r| r.matches(op)) {
             return Some(Err(ProviderError::Terminal(format!(
                 "injected failure: {:?} of cluster {}",
@@ -292,11 +341,21 @@ impl Provider for Simulated {
         }
         let ready_at_ms =
             now_ms() + u64::try_from(self.config.duration(op.action).as_millis()).unwrap_or(0);
+        let spec = op.cluster.as_ref().map(|c| &c.spec);
         let started = SimOperation {
             pk: Self::pk(op),
             sk: format!("OP#{}", op.generation),
             action: format!("{:?}", op.action),
             ready_at_ms,
+            endpoint_access: spec
+                .map(|s| crate::store::item::endpoint_access_text(&s.endpoint_access)),
+            addons: spec.map_or_else(Vec::new, |s| {
+                s.addons
+                    .iter()
+                    .filter(|a| !a.disabled)
+                    .map(|a| a.name.clone())
+                    .collect()
+            }),
         };
         self.put_once(&started).await?;
         Ok(StepOutcome::Reply(StepOutput::default()))
@@ -344,6 +403,15 @@ mod tests {
         assert!(Rule::parse_list("explode:a").is_err());
         assert!(Rule::parse_list("provision").is_err());
         assert!(Rule::parse_list("").unwrap().is_empty());
+        let (plain, coded) =
+            parse_fail_list("provision:a, update:b:InvalidSpec,delete:*:ProviderTimeout").unwrap();
+        assert_eq!(plain.len(), 1);
+        assert_eq!(coded[0].1, FailureCode::InvalidSpec);
+        assert_eq!(
+            (coded[1].0.cluster.as_str(), coded[1].1),
+            ("*", FailureCode::ProviderTimeout)
+        );
+        assert!(parse_fail_list("provision:a:Nope").is_err());
     }
 
     #[test]

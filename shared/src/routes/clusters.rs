@@ -8,8 +8,14 @@ use crate::{
         CreateCluster, DeleteCluster, GetCluster, GetKubeconfig, ListClusters, UpdateCluster,
     },
     domain::{
-        cluster::{check_alerts, ClusterPatch, ClusterType, NewCluster},
+        addons::{self, AddonInput},
+        cluster::{
+            check_alerts, check_meta, ClusterPatch, ClusterType, EndpointAccessPatch, Metadata,
+            NewCluster,
+        },
+        labels::Selector,
         names::{ClusterName, DisplayName},
+        network::{EndpointAccess, Network},
         page::decode_continue,
         quantity::Quantity,
         resources::ResourcesInput,
@@ -23,6 +29,7 @@ use crate::{
 };
 use serde::Deserialize;
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// The body of a create.
 #[derive(Debug, Deserialize)]
@@ -36,6 +43,61 @@ struct NewClusterBody {
     resources: Option<ResourcesInput>,
     alerts: Option<JsonObject>,
     high_availability: Option<bool>,
+    labels: Option<BTreeMap<String, String>>,
+    annotations: Option<BTreeMap<String, String>>,
+    deletion_protection: Option<bool>,
+    network: Option<NetworkBody>,
+    endpoint_access: Option<EndpointAccessBody>,
+    addons: Option<Vec<AddonBody>>,
+}
+
+/// `network` in a create (and echoed in a PATCH).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", expecting = "an object")]
+struct NetworkBody {
+    pod_cidr: Option<String>,
+    service_cidr: Option<String>,
+}
+
+/// `endpointAccess` in a create.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", expecting = "an object")]
+struct EndpointAccessBody {
+    public: Option<bool>,
+    allowed_cidrs: Option<Vec<String>>,
+}
+
+/// `endpointAccess` in a PATCH: a merge patch of its two fields.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", expecting = "an object")]
+struct EndpointAccessPatchBody {
+    #[serde(default, deserialize_with = "present")]
+    public: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "present")]
+    allowed_cidrs: Option<Option<Vec<String>>>,
+}
+
+/// One entry of `addons`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an object")]
+struct AddonBody {
+    name: String,
+    config: Option<JsonObject>,
+    disabled: Option<bool>,
+}
+
+impl From<AddonBody> for AddonInput {
+    fn from(b: AddonBody) -> Self {
+        AddonInput {
+            name: b.name,
+            config: b.config.map(|c| c.0),
+            disabled: b.disabled,
+        }
+    }
+}
+
+fn at((field, message): (String, String)) -> Invalid {
+    Invalid::at(field, message)
 }
 
 /// The body of a PATCH: a JSON merge patch.
@@ -55,6 +117,18 @@ struct ClusterPatchBody {
     #[serde(default, deserialize_with = "present", rename = "type")]
     cluster_type: Option<Value>,
     high_availability: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    labels: Option<Option<BTreeMap<String, Option<String>>>>,
+    #[serde(default, deserialize_with = "present")]
+    annotations: Option<Option<BTreeMap<String, Option<String>>>>,
+    #[serde(default, deserialize_with = "present")]
+    deletion_protection: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "present")]
+    network: Option<Option<NetworkBody>>,
+    #[serde(default, deserialize_with = "present")]
+    endpoint_access: Option<Option<EndpointAccessPatchBody>>,
+    #[serde(default, deserialize_with = "present")]
+    addons: Option<Option<Vec<AddonBody>>>,
 }
 
 /// `resources` in a PATCH: `null` returns a resource to the plan's default.
@@ -92,6 +166,33 @@ impl TryFrom<NewClusterBody> for NewCluster {
         };
         let alerts = b.alerts.map(|a| a.0).unwrap_or_default();
         check_alerts(&alerts)?;
+        let meta = Metadata {
+            labels: b.labels.unwrap_or_default(),
+            annotations: b.annotations.unwrap_or_default(),
+            deletion_protection: b.deletion_protection.unwrap_or(false),
+        };
+        check_meta(&meta)?;
+        let network = match &b.network {
+            None => Network::parse(None, None),
+            Some(n) => Network::parse(n.pod_cidr.as_deref(), n.service_cidr.as_deref()),
+        }
+        .map_err(at)?;
+        let endpoint_access = match b.endpoint_access {
+            None => EndpointAccess::default(),
+            Some(e) => EndpointAccess::parse(
+                e.public.unwrap_or(true),
+                &e.allowed_cidrs.unwrap_or_default(),
+            )
+            .map_err(at)?,
+        };
+        let addons = addons::check(
+            b.addons
+                .unwrap_or_default()
+                .into_iter()
+                .map(AddonInput::from)
+                .collect(),
+        )
+        .map_err(at)?;
         Ok(NewCluster {
             name,
             display_name,
@@ -100,6 +201,10 @@ impl TryFrom<NewClusterBody> for NewCluster {
             resources: b.resources.unwrap_or_default(),
             alerts,
             high_availability: b.high_availability.unwrap_or(false),
+            meta,
+            network,
+            endpoint_access,
+            addons,
         })
     }
 }
@@ -114,15 +219,32 @@ impl TryFrom<ClusterPatchBody> for ClusterPatch {
             && b.name.is_none()
             && b.display_name.is_none()
             && b.cluster_type.is_none()
-            && b.high_availability.is_none();
+            && b.high_availability.is_none()
+            && b.labels.is_none()
+            && b.annotations.is_none()
+            && b.deletion_protection.is_none()
+            && b.network.is_none()
+            && b.endpoint_access.is_none()
+            && b.addons.is_none();
         if changes_nothing {
             return Err(Invalid {
                 field: None,
                 message: "PATCH body must change at least one of: version, resources, alerts, \
-                          highAvailability"
+                          highAvailability, labels, annotations, deletionProtection, \
+                          endpointAccess, addons"
                     .into(),
             });
         }
+        let network = match b.network {
+            None => None,
+            Some(None) => {
+                return Err(Invalid::at(
+                    "network",
+                    "network is immutable and cannot be changed",
+                ))
+            }
+            Some(Some(n)) => Some((n.pod_cidr, n.service_cidr)),
+        };
         let version = match b.version {
             None => None,
             Some(None) => return Err(Invalid::at("version", "version cannot be removed")),
@@ -152,6 +274,19 @@ impl TryFrom<ClusterPatchBody> for ClusterPatch {
                 .map(|a| a.map_or(Value::Null, |o| Value::Object(o.0))),
             echoed,
             high_availability: b.high_availability,
+            labels: b.labels,
+            annotations: b.annotations,
+            deletion_protection: b.deletion_protection,
+            network,
+            endpoint_access: b.endpoint_access.map(|e| {
+                e.map(|e| EndpointAccessPatch {
+                    public: e.public,
+                    allowed_cidrs: e.allowed_cidrs,
+                })
+            }),
+            addons: b
+                .addons
+                .map(|a| a.map(|list| list.into_iter().map(AddonInput::from).collect())),
         })
     }
 }
@@ -223,10 +358,19 @@ impl FromIncoming for ListClusters {
                     ApiError::invalid("continue is not a token from a previous page").at("continue")
                 }),
         };
+        let selector = incoming
+            .query("labelSelector")
+            .map(|s| {
+                Selector::parse(s).map_err(|e| {
+                    ApiError::invalid(format!("labelSelector is invalid: {e}")).at("labelSelector")
+                })
+            })
+            .transpose();
         ListClusters {
             caller: incoming.caller(),
             limit,
             after,
+            selector,
         }
     }
 }

@@ -34,6 +34,20 @@ pub struct Clusters<'a> {
     pub(super) store: &'a Store,
 }
 
+/// The smallest `Query` page of a filtered list: a selector may match few clusters, and asking
+/// for only the missing count would cost a round trip per cluster read.
+const FILTERED_QUERY_PAGE: usize = 100;
+
+/// Whether a deletion respects the cluster's deletion protection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeletionGuard {
+    /// The cluster's own `DELETE`: a protected cluster is refused.
+    Honoured,
+    /// A tenant's confirmed cascade, which already refused protected clusters before it
+    /// started: a protection turned on since cannot leave the tenant half-deleted.
+    Overridden,
+}
+
 /// Outcome of a create.
 #[derive(Debug)]
 pub enum CreateOutcome {
@@ -267,18 +281,52 @@ impl Clusters<'_> {
             (":token".into(), s(token)),
         ]);
         values.insert(":ha".into(), AttributeValue::Bool(it.high_availability));
-        let ha_since = match it.ha_since_generation {
-            Some(g) => {
-                values.insert(":ha_since".into(), n(g));
-                ", #haSince = :ha_since"
-            }
-            None => " REMOVE #haSince",
-        };
-        let update = format!(
-            "SET #version = :version, #cpu = :cpu, #memory = :memory, \
-             #storage = :storage, #alerts = :alerts, #ha = :ha, #gen = :gen, \
-             #updated = :updated, #rv = :new_rv, #token = :token{ha_since}"
+        values.insert(
+            ":delProt".into(),
+            AttributeValue::Bool(it.deletion_protection),
         );
+        let mut sets = vec![
+            "#version = :version, #cpu = :cpu, #memory = :memory, #storage = :storage, \
+             #alerts = :alerts, #ha = :ha, #gen = :gen, #updated = :updated, #rv = :new_rv, \
+             #token = :token, #delProt = :delProt"
+                .to_string(),
+        ];
+        let mut removes = Vec::new();
+        let labels = (!it.labels.is_empty()).then(|| {
+            AttributeValue::M(
+                it.labels
+                    .iter()
+                    .map(|(k, v)| (k.clone(), AttributeValue::S(v.clone())))
+                    .collect(),
+            )
+        });
+        // Each optional attribute: set to its new value, or removed when it has none.
+        let optional = [
+            ("#haSince", ":ha_since", it.ha_since_generation.map(n)),
+            ("#labels", ":labels", labels),
+            ("#annotations", ":annotations", it.annotations.map(s)),
+            ("#podCidr", ":podCidr", it.pod_cidr.map(s)),
+            ("#serviceCidr", ":serviceCidr", it.service_cidr.map(s)),
+            (
+                "#endpointAccess",
+                ":endpointAccess",
+                it.endpoint_access.map(s),
+            ),
+            ("#addons", ":addons", it.addons.map(s)),
+        ];
+        for (name, placeholder, value) in optional {
+            match value {
+                Some(v) => {
+                    values.insert(placeholder.into(), v);
+                    sets.push(format!("{name} = {placeholder}"));
+                }
+                None => removes.push(name),
+            }
+        }
+        let mut update = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            update.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
         (update, values)
     }
 
@@ -359,7 +407,9 @@ impl Clusters<'_> {
     }
 
     /// Moves a cluster to `Terminating` (bumping generation, which starts the teardown) if it is
-    /// still at `expected`.
+    /// still at `expected` and, when `guard` is [`DeletionGuard::Honoured`], not protected
+    /// ([`COND_DELETE_UNPROTECTED`]); a refusal comes back as `Conflict` with the cluster as it
+    /// is, for the caller to tell protection from a change.
     ///
     /// # Errors
     /// [`StoreError`] on DynamoDB failure.
@@ -367,6 +417,7 @@ impl Clusters<'_> {
         &self,
         next: &Cluster,
         expected: ResourceVersion,
+        guard: DeletionGuard,
         token: &str,
     ) -> Result<Outcome<Cluster>, StoreError> {
         let st = &next.status;
@@ -380,6 +431,7 @@ impl Clusters<'_> {
             (":phase".into(), s(st.phase.as_str())),
             (":reason".into(), s(st.reason.clone().unwrap_or_default())),
             (":message".into(), s(st.message.clone().unwrap_or_default())),
+            (":false".into(), AttributeValue::Bool(false)),
         ]);
         let (sets, removes) = condition_clauses(st.phase);
         let update = format!(
@@ -388,7 +440,13 @@ impl Clusters<'_> {
             sets.join(", "),
             removes.join(", ")
         );
-        self.update(next, &update, values, token).await
+        let condition = match guard {
+            DeletionGuard::Honoured => COND_DELETE_UNPROTECTED,
+            DeletionGuard::Overridden => COND_SAME_VERSION,
+        };
+        let key = Self::key(&next.tenant, &next.name);
+        let write = self.store.update(key, &update, condition, values);
+        self.store.write(write, Some(token)).await?.decode(live)
     }
 
     /// Marks a cluster `Degraded` after its workflow died, if that workflow's generation is
@@ -439,6 +497,39 @@ impl Clusters<'_> {
         limit: Option<usize>,
         after: Option<&ClusterName>,
     ) -> Result<(Vec<Cluster>, bool), StoreError> {
+        self.list_filtered(tenant, limit, after, 1, |_| true).await
+    }
+
+    /// [`Self::list`] of the clusters `keep` accepts (a label selector), filtered as they are
+    /// read: reading goes on until `limit` + 1 clusters matched or the tenant has no more, so
+    /// `more` is true exactly when another match exists after the page's last cluster, and a
+    /// page that ends where its last match ends, resumed after that name, skips no match and
+    /// repeats none. The tenant's plan caps its clusters (at most a few hundred items), which
+    /// bounds what one request reads.
+    ///
+    /// # Errors
+    /// [`StoreError`] on DynamoDB failure.
+    pub async fn list_matching(
+        &self,
+        tenant: &TenantName,
+        limit: Option<usize>,
+        after: Option<&ClusterName>,
+        keep: impl Fn(&Cluster) -> bool,
+    ) -> Result<(Vec<Cluster>, bool), StoreError> {
+        self.list_filtered(tenant, limit, after, FILTERED_QUERY_PAGE, keep)
+            .await
+    }
+
+    /// The query loop of both lists: each `Query` asks for what is still missing, but at
+    /// least `page_floor` items (a filter may drop most of them).
+    async fn list_filtered(
+        &self,
+        tenant: &TenantName,
+        limit: Option<usize>,
+        after: Option<&ClusterName>,
+        page_floor: usize,
+        keep: impl Fn(&Cluster) -> bool,
+    ) -> Result<(Vec<Cluster>, bool), StoreError> {
         let mut clusters = Vec::new();
         let mut start = after.map(|a| Self::key(tenant, a));
         // One more than asked for tells whether another page exists.
@@ -458,11 +549,15 @@ impl Clusters<'_> {
                 .expression_attribute_values(":deleted", s(Phase::Deleted.as_str()))
                 .set_exclusive_start_key(start.take());
             if let Some(w) = want {
-                q = q.limit(i32::try_from(w - clusters.len()).unwrap_or(i32::MAX));
+                let missing = w.saturating_sub(clusters.len()).max(page_floor);
+                q = q.limit(i32::try_from(missing).unwrap_or(i32::MAX));
             }
             let out = q.send().await.map_err(|e| sdk_error("Query", e))?;
             for it in out.items.unwrap_or_default() {
-                clusters.push(Cluster::try_from(from_item::<_, ClusterItem>(it)?)?);
+                let c = Cluster::try_from(from_item::<_, ClusterItem>(it)?)?;
+                if keep(&c) {
+                    clusters.push(c);
+                }
             }
             let full = want.is_some_and(|w| clusters.len() >= w);
             match out.last_evaluated_key {

@@ -5,9 +5,12 @@
 
 use super::{schema::*, StoreError};
 use crate::domain::{
-    cluster::{Cluster, ClusterType, Spec, Status},
+    addons,
+    cluster::{Cluster, ClusterType, Metadata, Spec, Status},
     etag::ResourceVersion,
+    labels::KeyValues,
     names::{ClusterName, DisplayName, TenantName},
+    network::{Cidr, EndpointAccess, Network},
     phase::{ConditionType, Phase},
     quantity::Quantity,
     resources::Resources,
@@ -115,6 +118,24 @@ pub struct ClusterItem {
     pub high_availability: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ha_since_generation: Option<u64>,
+    // Issue 12's spec fields: every one absent on items written before them, read as defaults.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// JSON text of the annotations object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<String>,
+    #[serde(default)]
+    pub deletion_protection: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_cidr: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_cidr: Option<String>,
+    /// JSON text `{"public": bool, "allowedCidrs": [..]}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_access: Option<String>,
+    /// JSON text of the addon list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addons: Option<String>,
 }
 
 /// A cluster item as read: a live cluster, or the tombstone of a deleted one.
@@ -165,6 +186,55 @@ fn json_object(
     }
 }
 
+/// A JSON object of strings (annotations) from its stored text.
+fn string_map(what: &str, text: &str) -> Result<KeyValues, StoreError> {
+    serde_json::from_str(text).map_err(|e| corrupt(what, e))
+}
+
+/// The networks of an item; an item from before networks existed has the defaults, which is
+/// what its cluster was given.
+fn network_of(pod: Option<&str>, service: Option<&str>) -> Result<Network, StoreError> {
+    let defaults = Network::default();
+    let cidr = |what, text: Option<&str>, default| {
+        text.map_or(Ok(default), |t| {
+            Cidr::parse(t).map_err(|e| corrupt(what, e))
+        })
+    };
+    Ok(Network {
+        pod_cidr: cidr("podCidr", pod, defaults.pod_cidr)?,
+        service_cidr: cidr("serviceCidr", service, defaults.service_cidr)?,
+    })
+}
+
+/// The stored text of an endpoint access.
+pub fn endpoint_access_text(access: &EndpointAccess) -> String {
+    serde_json::json!({"public": access.public, "allowedCidrs": access.allowed_texts()}).to_string()
+}
+
+fn endpoint_access_of(text: Option<&str>) -> Result<EndpointAccess, StoreError> {
+    let Some(text) = text else {
+        return Ok(EndpointAccess::default());
+    };
+    let v: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| corrupt("endpointAccess", e))?;
+    let public = v["public"].as_bool().unwrap_or(true);
+    let allowed = v["allowedCidrs"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.as_str())
+                .map(Cidr::parse)
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()
+        .map_err(|e| corrupt("endpointAccess", e))?
+        .unwrap_or_default();
+    Ok(EndpointAccess {
+        public,
+        allowed_cidrs: allowed,
+    })
+}
+
 /// When a condition last flipped: whichever of its two attributes exists.
 fn since(
     true_at: &Option<String>,
@@ -199,6 +269,24 @@ impl TryFrom<ClusterItem> for Cluster {
                 },
                 alerts: json_object("alerts", &it.alerts)?,
                 high_availability: it.high_availability,
+                network: network_of(it.pod_cidr.as_deref(), it.service_cidr.as_deref())?,
+                endpoint_access: endpoint_access_of(it.endpoint_access.as_deref())?,
+                addons: it
+                    .addons
+                    .as_deref()
+                    .map(|a| addons::from_json(a).map_err(|e| corrupt("addons", e)))
+                    .transpose()?
+                    .unwrap_or_default(),
+            },
+            meta: Metadata {
+                labels: it.labels,
+                annotations: it
+                    .annotations
+                    .as_deref()
+                    .map(|a| string_map("annotations", a))
+                    .transpose()?
+                    .unwrap_or_default(),
+                deletion_protection: it.deletion_protection,
             },
             generation: it.generation,
             resource_version: ResourceVersion(it.resource_version),
@@ -276,6 +364,15 @@ impl From<&Cluster> for ClusterItem {
             write_token: c.write_token.clone(),
             high_availability: c.spec.high_availability,
             ha_since_generation: c.ha_since_generation,
+            labels: c.meta.labels.clone(),
+            annotations: (!c.meta.annotations.is_empty())
+                .then(|| serde_json::json!(c.meta.annotations).to_string()),
+            deletion_protection: c.meta.deletion_protection,
+            pod_cidr: Some(c.spec.network.pod_cidr.to_string()),
+            service_cidr: Some(c.spec.network.service_cidr.to_string()),
+            endpoint_access: Some(endpoint_access_text(&c.spec.endpoint_access)),
+            addons: (!c.spec.addons.is_empty())
+                .then(|| addons::to_json(&c.spec.addons).to_string()),
         };
         // Each condition is one attribute of a pair: the one of its current truth, holding the
         // time it last flipped.

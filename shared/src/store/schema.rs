@@ -138,6 +138,20 @@ pub mod attr {
     pub const HIGH_AVAILABILITY: &str = "highAvailability";
     /// The generation that turned high availability on (N).
     pub const HA_SINCE_GENERATION: &str = "haSinceGeneration";
+    /// Labels (M of S; absent = none).
+    pub const LABELS: &str = "labels";
+    /// Annotations as a JSON object string (absent = none).
+    pub const ANNOTATIONS: &str = "annotations";
+    /// Deletion protection (BOOL; absent = off). Read by [`super::COND_DELETE_UNPROTECTED`].
+    pub const DELETION_PROTECTION: &str = "deletionProtection";
+    /// Pod range (S; absent on items from before networks: the default range).
+    pub const POD_CIDR: &str = "podCidr";
+    /// Service range (S; absent: the default range).
+    pub const SERVICE_CIDR: &str = "serviceCidr";
+    /// Endpoint access as a JSON object string (absent: public, from anywhere).
+    pub const ENDPOINT_ACCESS: &str = "endpointAccess";
+    /// Addons as a JSON array string (absent: none).
+    pub const ADDONS: &str = "addons";
     /// Request token of the API write that produced this version.
     pub const WRITE_TOKEN: &str = "writeToken";
     /// Tenant plan name.
@@ -205,6 +219,13 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
     ("#alerts", attr::ALERTS),
     ("#ha", attr::HIGH_AVAILABILITY),
     ("#haSince", attr::HA_SINCE_GENERATION),
+    ("#labels", attr::LABELS),
+    ("#annotations", attr::ANNOTATIONS),
+    ("#delProt", attr::DELETION_PROTECTION),
+    ("#podCidr", attr::POD_CIDR),
+    ("#serviceCidr", attr::SERVICE_CIDR),
+    ("#endpointAccess", attr::ENDPOINT_ACCESS),
+    ("#addons", attr::ADDONS),
     ("#gen", attr::GENERATION),
     ("#created", attr::CREATED_AT),
     ("#updated", attr::UPDATED_AT),
@@ -375,6 +396,20 @@ pub const COND_TENANT_UNVERSIONED: &str = "attribute_exists(#pk) AND attribute_n
 /// ```
 pub const COND_SAME_VERSION: &str = "#rv = :expected_rv";
 
+/// The start of a cluster's deletion by its own `DELETE`: [`COND_SAME_VERSION`], and deletion
+/// protection off (absent on items written before it existed, or `false`). The version clause
+/// alone already fails when a PATCH turning protection on lands between the read and the write;
+/// the protection clause states the rule in the write itself, so no interleaving (nor a caller
+/// that skipped the read's check) can delete a protected cluster. On failure the old item comes
+/// back and tells "protected" (409 `DeletionProtected`) from "changed" (retry or 412).
+///
+/// ```text
+///   DELETE: read rv=7, unprotected ──► UpdateItem … IF rv = 7 AND protection off
+///   PATCH {deletionProtection: true}: rv 7 → 8 ──┘ fails → re-read → 409 DeletionProtected
+/// ```
+pub const COND_DELETE_UNPROTECTED: &str =
+    "#rv = :expected_rv AND (attribute_not_exists(#delProt) OR #delProt = :false)";
+
 /// Every status write of the workflow. Admits only the generation and incarnation the execution
 /// serves: once a newer spec (or a new life of the name) is written, a stale execution's write
 /// fails and the execution ends as superseded.
@@ -386,7 +421,8 @@ pub const RETIRE_UPDATE: &str = "SET #phase = :deleted, #rv = #rv + :one REMOVE 
      #display, #ctype, #version, #cpu, #memory, #storage, #alerts, #gen, #created, #updated, \
      #observed, #readyTrueAt, #readyFalseAt, #progressingTrueAt, #progressingFalseAt, \
      #degradedTrueAt, #degradedFalseAt, #token, #inc, #endpoint, #k8s, #metrics, #ca, #reason, \
-     #message, #ha, #haSince";
+     #message, #ha, #haSince, #labels, #annotations, #delProt, #podCidr, #serviceCidr, \
+     #endpointAccess, #addons";
 
 /// Turn a finished teardown into a tombstone. Admits only the `Terminating` cluster (or, written
 /// before the rename, `Deleting`) of the generation and incarnation the teardown served: a
@@ -595,6 +631,7 @@ mod tests {
             COND_CLAIM_SLOT,
             RELEASE_SLOT_UPDATE,
             COND_SAME_VERSION,
+            COND_DELETE_UNPROTECTED,
             COND_STATUS_WRITE,
             RETIRE_UPDATE,
             COND_FINISH_DELETION,

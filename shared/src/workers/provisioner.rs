@@ -18,7 +18,10 @@
 
 use crate::{
     config::{required, sdk_config, ConfigError},
-    domain::names::{ClusterName, TenantName},
+    domain::{
+        failure::FailureCode,
+        names::{ClusterName, TenantName},
+    },
     provider::{
         simulated::{Simulated, SimulatedConfig},
         Operation, Provider, ProviderError, StepOutcome,
@@ -69,9 +72,13 @@ pub enum ProvisionError {
 ///
 /// | name | meaning | the workflow |
 /// |---|---|---|
-/// | `ProviderError` | the provider refused or failed the work | `Degraded` at once, reason `ProviderError` |
-/// | `ProviderUnavailable` | the provider could not be reached, or answered a transient fault | retries the step with backoff; then `Degraded`, reason `RetriesExhausted` |
-/// | `StoreUnavailable` | the provisioner could not read the cluster | as `ProviderUnavailable` |
+/// | `ProviderError` | the provider refused or failed the work, unclassified | `Degraded` at once, reason `ProviderError` |
+/// | a terminal code of the failure catalog ([`FailureCode::TERMINAL`]) | the provider classified its failure | `Degraded` at once, that reason |
+/// | `ProviderUnavailable` | the provider could not be reached, or answered a transient fault | retries the step with backoff; then `Degraded`, reason `ProviderUnavailable` |
+/// | `StoreUnavailable` | the provisioner could not read the cluster | retries; then `Degraded`, reason `InternalError` |
+///
+/// The cause sent with a failure starts with the catalog's advice for its code, so the
+/// `Degraded` condition's message says what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum TaskFailure {
     /// The provider reported a terminal error.
@@ -83,6 +90,9 @@ pub enum TaskFailure {
     /// The table failed while reading the cluster.
     #[error("reading the cluster failed: {0}")]
     StoreUnavailable(#[from] StoreError),
+    /// The provider classified a terminal failure.
+    #[error("{1}")]
+    Classified(FailureCode, String),
 }
 
 impl From<ProviderError> for TaskFailure {
@@ -90,12 +100,25 @@ impl From<ProviderError> for TaskFailure {
         match e {
             ProviderError::Terminal(m) => TaskFailure::Provider(m),
             ProviderError::Transient(m) => TaskFailure::ProviderUnavailable(m),
+            ProviderError::Classified(c, m)
+                if c.retryable() && !FailureCode::TERMINAL.contains(&c) =>
+            {
+                TaskFailure::ProviderUnavailable(m)
+            }
+            ProviderError::Classified(c, m) => TaskFailure::Classified(c, m),
         }
     }
 }
 
-/// Failure names the workflow never retries.
-pub const TERMINAL_FAILURES: [&str; 1] = ["ProviderError"];
+/// Failure names the workflow never retries: the catalog's terminal codes.
+pub const TERMINAL_FAILURES: [&str; 6] = [
+    FailureCode::TERMINAL[0].as_str(),
+    FailureCode::TERMINAL[1].as_str(),
+    FailureCode::TERMINAL[2].as_str(),
+    FailureCode::TERMINAL[3].as_str(),
+    FailureCode::TERMINAL[4].as_str(),
+    FailureCode::TERMINAL[5].as_str(),
+];
 /// Failure names the workflow retries with backoff before giving up.
 pub const TRANSIENT_FAILURES: [&str; 2] = ["ProviderUnavailable", "StoreUnavailable"];
 
@@ -103,10 +126,22 @@ impl TaskFailure {
     /// The error name sent in `SendTaskFailure`.
     pub fn name(&self) -> &'static str {
         match self {
-            TaskFailure::Provider(_) => TERMINAL_FAILURES[0],
+            TaskFailure::Provider(_) => FailureCode::ProviderError.as_str(),
             TaskFailure::ProviderUnavailable(_) => TRANSIENT_FAILURES[0],
             TaskFailure::StoreUnavailable(_) => TRANSIENT_FAILURES[1],
+            TaskFailure::Classified(c, _) => c.as_str(),
         }
+    }
+
+    /// The cause sent with the failure: the catalog's advice, then what happened.
+    pub fn cause(&self) -> String {
+        let code = match self {
+            TaskFailure::Provider(_) => FailureCode::ProviderError,
+            TaskFailure::ProviderUnavailable(_) => FailureCode::ProviderUnavailable,
+            TaskFailure::StoreUnavailable(_) => FailureCode::InternalError,
+            TaskFailure::Classified(c, _) => *c,
+        };
+        format!("{} Cause: {self}", code.advice())
     }
 
     /// Whether the workflow retries it.
@@ -267,7 +302,7 @@ impl<P: Provider> Provisioner<P> {
                     .send_task_failure()
                     .task_token(&msg.task_token)
                     .error(failure.name())
-                    .cause(failure.to_string())
+                    .cause(failure.cause())
                     .send()
                     .await;
                 answered("SendTaskFailure", sent)

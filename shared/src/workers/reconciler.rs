@@ -5,6 +5,7 @@
 
 use crate::{
     config::{required, sdk_config, ConfigError},
+    domain::failure::FailureCode,
     store::{Store, StoreError},
     workflow::ExecutionInput,
 };
@@ -57,18 +58,19 @@ impl Reconciler {
         else {
             return Ok(false);
         };
-        let reason = match status {
-            "TIMED_OUT" => "ExecutionTimedOut",
-            "ABORTED" => "ExecutionAborted",
-            _ => "ExecutionFailed",
+        let code = match status {
+            "TIMED_OUT" => FailureCode::ExecutionTimedOut,
+            "ABORTED" => FailureCode::ExecutionAborted,
+            _ => FailureCode::ExecutionFailed,
         };
         let message = format!(
-            "The {:?} workflow ended {status} before finishing",
+            "{} The {:?} workflow ended {status} before finishing.",
+            code.advice(),
             input.action
         );
         self.store
             .clusters()
-            .mark_degraded_if_progressing(&input, reason, &message)
+            .mark_degraded_if_progressing(&input, code.as_str(), &message)
             .await
     }
 }
