@@ -97,6 +97,18 @@ fn the_worker_events_parse_into_what_the_workers_take() {
         msg.queue_url.is_some() && msg.check_interval_seconds.is_some(),
         "as the state machine sends it: {msg:?}"
     );
+    let sqs: aws_lambda_events::sqs::SqsEvent =
+        serde_json::from_str(&event("provisioner-secret-sync")).unwrap();
+    let msg: kupe_shared::workflow::SecretTaskMessage =
+        serde_json::from_str(sqs.records[0].body.as_deref().unwrap()).unwrap();
+    assert_eq!(msg.kind, kupe_shared::workflow::SECRET_SYNC_KIND);
+    assert!(
+        serde_json::from_str::<kupe_shared::workflow::TaskMessage>(
+            sqs.records[0].body.as_deref().unwrap()
+        )
+        .is_err(),
+        "a secret task is never read as a cluster task"
+    );
     let eb: aws_lambda_events::eventbridge::EventBridgeEvent<serde_json::Value> =
         serde_json::from_str(&event("reconciler")).unwrap();
     let input: kupe_shared::workflow::ExecutionInput =

@@ -18,6 +18,7 @@ mod openapi;
 mod patch_delete;
 mod races;
 mod retry_after;
+mod secret_sync;
 mod secrets;
 mod strict;
 mod template;

@@ -287,16 +287,6 @@ impl Placement {
             }
         }
     }
-
-    /// A coarse class of the phase: a cluster's change of class calls for a re-sync of the
-    /// secrets targeting it (0 place, 1 wait, 2 fail).
-    pub fn class(phase: Option<Phase>) -> u8 {
-        match Self::on("", phase) {
-            Placement::Place => 0,
-            Placement::Wait(_) => 1,
-            Placement::Fail(_) => 2,
-        }
-    }
 }
 
 /// The secret's phase from its targets' states.
@@ -593,12 +583,8 @@ mod tests {
             Placement::Fail("cluster a does not exist".into())
         );
         assert_eq!(
-            Placement::class(Some(Phase::Deleted)),
-            Placement::class(None)
-        );
-        assert_ne!(
-            Placement::class(Some(Phase::Running)),
-            Placement::class(None)
+            Placement::on("a", Some(Phase::Deleted)),
+            Placement::on("a", None)
         );
     }
 
