@@ -540,3 +540,86 @@ async fn the_tenant_purge_removes_the_secret_items() {
     assert_eq!(purged, kupe_shared::store::tenant_purge::Purged::Purged);
     assert_eq!(secret_items(&app.items().await), 0);
 }
+
+#[tokio::test]
+async fn a_status_written_from_a_stale_read_lands_nowhere_and_the_sync_reconciles_the_newest() {
+    use kupe_shared::{
+        domain::{etag::ResourceVersion, names::SecretName, secret::SecretPhase},
+        provider::simulated::{Simulated, SimulatedConfig},
+        workers::secret_sync::{sync_secret, Synced},
+    };
+    let app = world().await;
+    let tenant = kupe_shared::domain::names::TenantName::parse(&app.tenant).unwrap();
+    let name = SecretName::parse("db-creds").unwrap();
+    create(
+        &app,
+        json!({"name": "db-creds", "secretPath": "a",
+               "sync": [{"cluster": "prod", "namespace": "default"}]}),
+    )
+    .await;
+    // GIVEN a sync that read generation 1 at version 1, and a PATCH that landed since
+    let stale = app
+        .ctx
+        .store
+        .secrets()
+        .get(&tenant, &name)
+        .await
+        .unwrap()
+        .and_then(|s| s.live())
+        .unwrap();
+    let p = patch(&app, "db-creds", json!({"sync": []})).await;
+    assert_eq!(p.status, StatusCode::OK);
+    let before = app.items().await;
+    // WHEN the stale sync writes its status (for its generation, or with the new one)
+    let mut active = stale.clone();
+    active.phase = SecretPhase::Active;
+    for generation in [1, 2] {
+        active.generation = generation;
+        let landed = app
+            .ctx
+            .store
+            .secrets()
+            .write_status(
+                &app.tenant,
+                &active,
+                ResourceVersion(1),
+                "2026-01-01T00:00:00Z",
+            )
+            .await
+            .unwrap();
+        // THEN it lands nowhere
+        assert!(!landed, "generation {generation}");
+    }
+    assert_eq!(app.items().await, before);
+    // and a sync run now reconciles the newest spec: no targets, Active, generation 2 observed
+    let provider = Simulated::new(
+        app.ctx.store.clone(),
+        SimulatedConfig::fast("clusters.test"),
+    );
+    let synced = sync_secret(&app.ctx.store, &provider, &tenant, &name)
+        .await
+        .unwrap();
+    assert_eq!(synced, Synced::Status(SecretPhase::Active));
+    let g = app.req(M::GET, &secret(&app, "db-creds")).send().await;
+    assert_eq!(g.body["status"]["observedGeneration"], 2);
+    assert_eq!(g.body["status"]["phase"], "Active");
+    // a target on a cluster still being created waits for it, and says so
+    patch(
+        &app,
+        "db-creds",
+        json!({"sync": [{"cluster": "prod", "namespace": "default"}]}),
+    )
+    .await;
+    let synced = sync_secret(&app.ctx.store, &provider, &tenant, &name)
+        .await
+        .unwrap();
+    assert_eq!(synced, Synced::Status(SecretPhase::Pending));
+    let g = app.req(M::GET, &secret(&app, "db-creds")).send().await;
+    let target = &g.body["status"]["syncStatuses"][0];
+    assert_eq!(target["phase"], "Pending");
+    assert_eq!(
+        target["message"],
+        "cluster prod is Pending; the secret is placed once it is Running"
+    );
+    assert!(provider.copies(&app.tenant).await.unwrap().is_empty());
+}
