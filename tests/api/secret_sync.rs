@@ -207,3 +207,43 @@ async fn an_emptied_list_removes_every_copy_and_keeps_the_secret_active() {
     assert_eq!(s["status"]["syncStatuses"], json!([]));
     assert_eq!(copies(&lc).await, vec![]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_redelivered_record_starts_one_sync_and_each_cluster_change_its_own() {
+    use kupe_shared::workflow::SecretSyncInput;
+    // GIVEN a stack whose event sources do not run: the test delivers the starts itself
+    let lc = LifecycleApp::spawn_idle().await;
+    let input = |generation, trigger: &str| SecretSyncInput {
+        tenant: lc.app.tenant.clone(),
+        secret: "db-creds".into(),
+        incarnation: 1,
+        generation,
+        trigger: trigger.into(),
+    };
+    // WHEN one record's sync is started three times, and two cluster changes call for theirs
+    for _ in 0..3 {
+        lc.workers
+            .dispatcher
+            .start_secret_sync(&input(1, "spec"))
+            .await
+            .unwrap();
+    }
+    for trigger in ["cluster/east/4", "cluster/east/7", "cluster/east/7"] {
+        lc.workers
+            .dispatcher
+            .start_secret_sync(&input(1, trigger))
+            .await
+            .unwrap();
+    }
+    // THEN there is one execution per (generation, trigger)
+    let list = lc
+        .sfn
+        .list_executions()
+        .state_machine_arn(&lc.stack.secret_sync_arn)
+        .send()
+        .await
+        .unwrap();
+    let mut names: Vec<String> = list.executions.into_iter().map(|e| e.name).collect();
+    names.sort();
+    assert_eq!(names.len(), 3, "{names:?}");
+}
