@@ -247,3 +247,37 @@ async fn a_redelivered_record_starts_one_sync_and_each_cluster_change_its_own() 
     names.sort();
     assert_eq!(names.len(), 3, "{names:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_target_on_a_failed_cluster_says_so_and_the_secret_is_degraded() {
+    use kupe_shared::provider::simulated::Rule;
+    // GIVEN a provider that fails to provision cluster `bad`
+    let lc = LifecycleApp::spawn(|c| c.fail = Rule::parse_list("provision:bad").unwrap()).await;
+    let app = &lc.app;
+    app.create("good").await;
+    app.create("bad").await;
+    let r = app
+        .req(M::POST, &format!("/api/v1/tenants/{}/secrets", app.tenant))
+        .json(json!({"name": "db-creds", "secretPath": "apps/db",
+                     "sync": [{"cluster": "good", "namespace": "default"},
+                              {"cluster": "bad", "namespace": "default"}]}))
+        .send()
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    lc.wait_for("bad", 60, |c| c["status"]["phase"] == "Degraded")
+        .await;
+    lc.wait_for("good", 60, running).await;
+    // THEN the good target is placed, the bad one says why, and the secret is Degraded
+    let s = wait_secret(&lc, "db-creds", 60, |s| {
+        target(s, "good")["phase"] == "Synced" && target(s, "bad")["phase"] == "Failed"
+    })
+    .await;
+    assert_eq!(target(&s, "bad")["message"], "cluster bad is Degraded");
+    assert_eq!(phase(&s), "Degraded");
+    assert_eq!(s["status"]["conditions"][0]["status"], "False");
+    assert_eq!(
+        s["status"]["conditions"][0]["message"],
+        "cluster bad is Degraded"
+    );
+    assert_eq!(copies(&lc).await, vec![copy("good", "default", "db-creds")]);
+}
