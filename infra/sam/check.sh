@@ -93,6 +93,11 @@ DeleteAlertmanagerReceiverFunction delete-alertmanager-receiver 409
 PutAlertmanagerGlobalFunction put-alertmanager-global 200
 GetAlertmanagerGlobalFunction get-alertmanager-global 200
 GetAlertmanagerConfigFunction get-alertmanager-config 200
+CreateSecretFunction create-secret 201
+ListSecretsFunction list-secrets 200
+GetSecretFunction get-secret 200
+UpdateSecretFunction update-secret 200
+DeleteSecretFunction delete-secret 204
 LIST
 
 echo "== sam local start-api: create and get"

@@ -90,6 +90,71 @@ pub fn execution_name(tenant: &str, name: &str, incarnation: u64, generation: u6
     format!("{}-g{generation}-{digest}", prefix.trim_end_matches('-'))
 }
 
+/// The input of one secret-sync execution (`infra/statemachine/secret-sync.asl.json`): which
+/// secret, and what called for the sync. The sync itself reconciles the secret as the table has
+/// it when it runs (level-triggered), so an execution started for an older generation or an
+/// older cluster state does no harm: its status write is conditioned on the version it read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretSyncInput {
+    /// Tenant.
+    pub tenant: String,
+    /// Secret name.
+    pub secret: String,
+    /// The incarnation (creation `resourceVersion`) of the name.
+    pub incarnation: u64,
+    /// The secret's generation when the sync was called for.
+    pub generation: u64,
+    /// What called for it: `spec` (a new generation of the secret) or
+    /// `cluster/<name>/<resourceVersion>` (a change of a target cluster, by its stream record).
+    pub trigger: String,
+}
+
+impl SecretSyncInput {
+    /// The execution name: one per (secret incarnation, generation, trigger), so a redelivered
+    /// stream record cannot start a second execution, while each cluster change starts its own.
+    pub fn execution_name(&self) -> String {
+        let mut h = Sha256::new();
+        for part in [
+            self.tenant.as_str(),
+            self.secret.as_str(),
+            &self.incarnation.to_string(),
+            &self.generation.to_string(),
+            self.trigger.as_str(),
+        ] {
+            h.update(part.len().to_be_bytes());
+            h.update(part.as_bytes());
+        }
+        let digest = hex::encode(&h.finalize()[..16]);
+        let prefix: String = self.secret.chars().take(16).collect();
+        format!(
+            "secret-{}-g{}-{digest}",
+            prefix.trim_end_matches('-'),
+            self.generation
+        )
+    }
+}
+
+/// The `kind` of a secret-sync task message (cluster task messages have none).
+pub const SECRET_SYNC_KIND: &str = "secretSync";
+
+/// The SQS message the secret-sync workflow's task sends the provisioner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretTaskMessage {
+    /// Always [`SECRET_SYNC_KIND`].
+    pub kind: String,
+    /// The token to answer with.
+    pub task_token: String,
+    /// Tenant.
+    pub tenant: String,
+    /// Secret name.
+    pub secret: String,
+    /// The task's `HeartbeatSeconds`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_seconds: Option<u64>,
+}
+
 /// Which step of an action a task message asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -229,6 +294,32 @@ mod tests {
             execution_name("t", "n", 3, 4),
             execution_name("t", "n", 3, 4)
         );
+    }
+
+    #[test]
+    fn secret_execution_names_are_valid_and_distinct_per_trigger() {
+        let input = |generation, trigger: &str| SecretSyncInput {
+            tenant: "a".repeat(63),
+            secret: "b".repeat(63),
+            incarnation: u64::MAX,
+            generation,
+            trigger: trigger.into(),
+        };
+        let names = [
+            input(u64::MAX, "spec").execution_name(),
+            input(1, "spec").execution_name(),
+            input(1, &format!("cluster/{}/{}", "c".repeat(63), u64::MAX)).execution_name(),
+            input(1, "cluster/prod/8").execution_name(),
+        ];
+        for n in &names {
+            assert!(n.len() <= MAX_EXECUTION_NAME, "{n} ({})", n.len());
+            assert!(n
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+        }
+        let unique: std::collections::HashSet<_> = names.iter().collect();
+        assert_eq!(unique.len(), names.len());
+        assert_eq!(names[1], input(1, "spec").execution_name(), "idempotent");
     }
 
     #[test]

@@ -8,8 +8,12 @@ use kupe_shared::{
 use serde_json::Value;
 
 fn states() -> serde_json::Map<String, Value> {
+    states_of("cluster-lifecycle")
+}
+
+fn states_of(name: &str) -> serde_json::Map<String, Value> {
     let text = std::fs::read_to_string(
-        kupe_tests::repo_root().join("infra/statemachine/cluster-lifecycle.asl.json"),
+        kupe_tests::repo_root().join(format!("infra/statemachine/{name}.asl.json")),
     )
     .unwrap();
     let numbers = text
@@ -313,5 +317,49 @@ fn every_expression_uses_the_stores_attribute_names_and_conditions() {
             };
             assert_eq!(cond, expected, "{name}");
         }
+    }
+}
+
+/// The secret-sync state machine: one task that heartbeats and tells the provisioner its
+/// heartbeat timeout, retries our transient faults (never the provider's verdict), and ends
+/// failed when the retries are spent; it writes nothing to the table itself (the provisioner's
+/// status write is the store's, conditioned on the generation and version the sync read).
+#[test]
+fn the_secret_sync_is_one_retried_task_that_ends_failed_when_retries_are_spent() {
+    let states = states_of("secret-sync");
+    let sync = &states["Sync"];
+    assert_eq!(
+        sync["Resource"],
+        "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
+    );
+    assert!(sync["HeartbeatSeconds"].is_number());
+    let body = &sync["Parameters"]["MessageBody"];
+    assert_eq!(body["kind"], kupe_shared::workflow::SECRET_SYNC_KIND);
+    assert_eq!(body["heartbeatSeconds"], 1);
+    let retry = sync["Retry"].as_array().unwrap();
+    assert_eq!(
+        retry[0]["ErrorEquals"],
+        serde_json::json!(TERMINAL_FAILURES)
+    );
+    assert_eq!(retry[0]["MaxAttempts"], 0);
+    for name in TRANSIENT_FAILURES.iter().copied().chain(["States.Timeout"]) {
+        assert!(
+            retry[1..].iter().any(|r| r["ErrorEquals"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e == name)
+                && r["MaxAttempts"].as_u64().unwrap() >= 2),
+            "retries {name}"
+        );
+    }
+    let catch = sync["Catch"].as_array().unwrap();
+    assert_eq!(catch[0]["ErrorEquals"][0], "States.ALL");
+    assert_eq!(states[catch[0]["Next"].as_str().unwrap()]["Type"], "Fail");
+    for (name, state) in &states {
+        assert!(
+            state["Parameters"]["TableName"].is_null(),
+            "{name}: no direct table writes"
+        );
     }
 }

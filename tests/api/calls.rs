@@ -290,3 +290,85 @@ async fn the_alertmanager_handlers_read_the_configuration_once_and_write_at_most
         assert_eq!(app.calls.operations(), calls, "{what}");
     }
 }
+
+#[tokio::test]
+async fn the_secret_handlers_read_once_and_write_at_most_once() {
+    let app = TestApp::spawn().await;
+    app.create("prod").await;
+    let base = format!("/api/v1/tenants/{}/secrets", app.tenant);
+    let one = format!("{base}/db");
+    let read = &["BatchGetItem"][..];
+    let transact = &["BatchGetItem", "TransactWriteItems"][..];
+    // warm the key's lastUsedAt, so no request below refreshes it
+    app.req(M::GET, &base).send().await;
+    let target = json!({"sync": [{"cluster": "prod", "namespace": "default"}]});
+    let cases: Vec<AmCase> = vec![
+        (
+            "create",
+            M::POST,
+            base.clone(),
+            Some(json!({"name": "db", "secretPath": "a"})),
+            StatusCode::CREATED,
+            transact,
+        ),
+        ("get", M::GET, one.clone(), None, StatusCode::OK, read),
+        (
+            "list",
+            M::GET,
+            base.clone(),
+            None,
+            StatusCode::OK,
+            &["BatchGetItem", "Query"][..],
+        ),
+        (
+            "patch",
+            M::PATCH,
+            one.clone(),
+            Some(target.clone()),
+            StatusCode::OK,
+            &["BatchGetItem", "UpdateItem"][..],
+        ),
+        (
+            "patch that changes nothing",
+            M::PATCH,
+            one.clone(),
+            Some(target),
+            StatusCode::OK,
+            read,
+        ),
+        (
+            "a target on no cluster",
+            M::PATCH,
+            one.clone(),
+            Some(json!({"sync": [{"cluster": "nope", "namespace": "default"}]})),
+            StatusCode::BAD_REQUEST,
+            read,
+        ),
+        (
+            "delete",
+            M::DELETE,
+            one.clone(),
+            None,
+            StatusCode::NO_CONTENT,
+            transact,
+        ),
+        (
+            "delete again",
+            M::DELETE,
+            one,
+            None,
+            StatusCode::NO_CONTENT,
+            read,
+        ),
+    ];
+    for (what, method, path, body, status, calls) in cases {
+        app.calls.reset();
+        let mut req = app.req(method, &path);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let r = req.send().await;
+        assert_eq!(r.status, status, "{what}: {:?}", r.body);
+        assert_eq!(app.calls.operations(), calls, "{what}");
+    }
+}

@@ -60,6 +60,12 @@ async fn every_api_event_is_served_by_its_function() {
         ("put-alertmanager-global", StatusCode::OK),
         ("get-alertmanager-global", StatusCode::OK),
         ("get-alertmanager-config", StatusCode::OK),
+        // a managed secret on the (still deleting) cluster `prod`
+        ("create-secret", StatusCode::CREATED),
+        ("list-secrets", StatusCode::OK),
+        ("get-secret", StatusCode::OK),
+        ("update-secret", StatusCode::OK),
+        ("delete-secret", StatusCode::NO_CONTENT),
     ];
     assert_eq!(expected.len(), Route::ALL.len(), "one event per route");
     for (name, status) in expected {
@@ -90,6 +96,18 @@ fn the_worker_events_parse_into_what_the_workers_take() {
     assert!(
         msg.queue_url.is_some() && msg.check_interval_seconds.is_some(),
         "as the state machine sends it: {msg:?}"
+    );
+    let sqs: aws_lambda_events::sqs::SqsEvent =
+        serde_json::from_str(&event("provisioner-secret-sync")).unwrap();
+    let msg: kupe_shared::workflow::SecretTaskMessage =
+        serde_json::from_str(sqs.records[0].body.as_deref().unwrap()).unwrap();
+    assert_eq!(msg.kind, kupe_shared::workflow::SECRET_SYNC_KIND);
+    assert!(
+        serde_json::from_str::<kupe_shared::workflow::TaskMessage>(
+            sqs.records[0].body.as_deref().unwrap()
+        )
+        .is_err(),
+        "a secret task is never read as a cluster task"
     );
     let eb: aws_lambda_events::eventbridge::EventBridgeEvent<serde_json::Value> =
         serde_json::from_str(&event("reconciler")).unwrap();

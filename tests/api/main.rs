@@ -19,6 +19,8 @@ mod openapi;
 mod patch_delete;
 mod races;
 mod retry_after;
+mod secret_sync;
+mod secrets;
 mod spec_fields;
 mod strict;
 mod template;

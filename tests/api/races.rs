@@ -411,3 +411,48 @@ async fn a_receiver_delete_racing_a_route_put_never_leaves_a_route_naming_a_miss
     }
     println!("route put first: {routed}, delete first: {deleted}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_secret_patches_with_one_etag_let_exactly_one_win() {
+    let app = TestApp::spawn().await;
+    app.create("prod").await;
+    let secrets = format!("/api/v1/tenants/{}/secrets", app.tenant);
+    let hot = format!("{secrets}/hot");
+    let r = app
+        .req(M::POST, &secrets)
+        .json(json!({"name": "hot", "secretPath": "a"}))
+        .send()
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    for round in 0..rounds() / 4 {
+        let etag = app.req(M::GET, &hot).send().await.etag();
+        let patches = (0..8).map(|i| {
+            let namespace = format!("ns-{round}-{i}");
+            let (etag, app, hot) = (etag.clone(), &app, &hot);
+            async move {
+                app.req(M::PATCH, hot)
+                    .header("If-Match", &etag)
+                    .json(json!({"sync": [{"cluster": "prod", "namespace": namespace}]}))
+                    .send()
+                    .await
+            }
+        });
+        let results = join_all(patches).await;
+        let ok: Vec<_> = results
+            .iter()
+            .filter(|r| r.status == StatusCode::OK)
+            .collect();
+        let stale = results
+            .iter()
+            .filter(|r| r.status == StatusCode::PRECONDITION_FAILED)
+            .count();
+        assert_eq!(
+            (ok.len(), stale),
+            (1, 7),
+            "round {round}: one winner, seven 412s"
+        );
+        let now = app.req(M::GET, &hot).send().await;
+        assert_eq!(now.body["sync"], ok[0].body["sync"], "round {round}");
+        assert_eq!(now.body["generation"], (round + 2) as u64, "round {round}");
+    }
+}

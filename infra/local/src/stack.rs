@@ -1,6 +1,6 @@
 //! The emulated AWS side of the service, created as `template.yaml` declares it: the table
-//! (with its stream), the work queue and its DLQ, the event bus and the lifecycle state machine
-//! from the ASL file; and the workers the event sources feed (played by [`crate::players`]).
+//! (with its stream), the work queue and its DLQ, the event bus, the lifecycle and secret-sync
+//! state machines from their ASL files; and the workers the event sources feed (played by [`crate::players`]).
 
 use aws_config::SdkConfig;
 use kupe_shared::{
@@ -27,7 +27,8 @@ impl Workers {
         let store = Store::new(aws_sdk_dynamodb::Client::new(sdk), stack.table.clone());
         let sfn = aws_sdk_sfn::Client::new(sdk);
         Workers {
-            dispatcher: Dispatcher::new(sfn.clone(), &stack.state_machine_arn, store.clone()),
+            dispatcher: Dispatcher::new(sfn.clone(), &stack.state_machine_arn, store.clone())
+                .with_secret_sync(&stack.secret_sync_arn),
             provisioner: Provisioner::new(
                 store.clone(),
                 sfn,
@@ -79,9 +80,11 @@ pub struct Stack {
     pub events_queue_url: String,
     /// State machine.
     pub state_machine_arn: String,
+    /// The secret-sync state machine.
+    pub secret_sync_arn: String,
 }
 
-/// The ASL with its `${Substitutions}` filled in.
+/// The lifecycle ASL with its `${Substitutions}` filled in.
 ///
 /// # Errors
 /// When the file cannot be read.
@@ -92,7 +95,22 @@ pub fn asl(
     bus: &str,
     t: Timings,
 ) -> std::io::Result<String> {
-    let text = std::fs::read_to_string(root.join("infra/statemachine/cluster-lifecycle.asl.json"))?;
+    asl_of(root, "cluster-lifecycle", table, queue_url, bus, t)
+}
+
+/// The ASL of `infra/statemachine/<name>.asl.json` with its `${Substitutions}` filled in.
+///
+/// # Errors
+/// When the file cannot be read.
+pub fn asl_of(
+    root: &Path,
+    name: &str,
+    table: &str,
+    queue_url: &str,
+    bus: &str,
+    t: Timings,
+) -> std::io::Result<String> {
+    let text = std::fs::read_to_string(root.join(format!("infra/statemachine/{name}.asl.json")))?;
     Ok(text
         .replace("${TableName}", table)
         .replace("${QueueUrl}", queue_url)
@@ -211,6 +229,15 @@ pub async fn create(
         .send()
         .await?
         .state_machine_arn;
+    let definition = asl_of(root, "secret-sync", &table, &queue_url, &bus, t)?;
+    let secret_sync_arn = sfn
+        .create_state_machine()
+        .name(format!("{prefix}-secret-sync"))
+        .definition(definition)
+        .role_arn("arn:aws:iam::123456789012:role/kupe-secret-sync")
+        .send()
+        .await?
+        .state_machine_arn;
     Ok(Stack {
         table,
         stream_arn,
@@ -218,5 +245,6 @@ pub async fn create(
         bus,
         events_queue_url,
         state_machine_arn,
+        secret_sync_arn,
     })
 }

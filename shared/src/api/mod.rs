@@ -12,6 +12,7 @@ pub mod apikeys;
 pub mod clusters;
 pub mod members;
 pub mod plans;
+pub mod secrets;
 pub mod session;
 pub mod tenant_delete;
 pub mod tenants;

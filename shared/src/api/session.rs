@@ -9,7 +9,7 @@ use crate::{
     config::ApiContext,
     domain::{
         apikey::{RawKey, Role, INVALID_KEY},
-        names::{ClusterName, TenantName},
+        names::{ClusterName, SecretName, TenantName},
         plan::Plan,
     },
     http::{ApiError, Caller, Code, Reply},
@@ -28,6 +28,8 @@ pub enum Target<'a> {
     Nothing,
     /// A cluster (none when the name did not parse: that 400 comes after 401 and 403).
     Cluster(Option<&'a ClusterName>),
+    /// A managed secret (likewise).
+    Secret(Option<&'a SecretName>),
 }
 
 /// An authenticated, authorized request.
@@ -87,7 +89,8 @@ impl Session {
         let tenant = TenantName::parse(&caller.tenant).ok();
         let target_sk = match target {
             Target::Cluster(Some(name)) => Some(schema::cluster_sk(name.as_str())),
-            Target::Cluster(None) | Target::Nothing => None,
+            Target::Secret(Some(name)) => Some(schema::secret_sk(name.as_str())),
+            Target::Cluster(None) | Target::Secret(None) | Target::Nothing => None,
         };
         let snap = ctx
             .store
@@ -140,6 +143,18 @@ impl Session {
             .target
             .take()
             .map(StoredCluster::from_item)
+            .transpose()?)
+    }
+
+    /// The addressed secret as read (live or a tombstone), taken out of the session.
+    ///
+    /// # Errors
+    /// 500 when the item is malformed.
+    pub fn take_secret(&mut self) -> Result<Option<crate::store::secrets::StoredSecret>, ApiError> {
+        Ok(self
+            .target
+            .take()
+            .map(crate::store::secrets::StoredSecret::from_item)
             .transpose()?)
     }
 

@@ -17,6 +17,7 @@ pub mod plan;
 pub mod pool;
 pub mod quantity;
 pub mod resources;
+pub mod secret;
 pub mod tenant_phase;
 pub mod version;
 

@@ -73,6 +73,43 @@ label_type!(
     TenantName,
     "tenant"
 );
+label_type!(
+    /// A managed secret's name, unique within its tenant (Kupe: "DNS-safe, 2-63 chars").
+    SecretName,
+    "name"
+);
+
+/// What is wrong with a Kubernetes namespace name, if anything: it must be an RFC 1123 label of
+/// 1–63 characters (Kubernetes allows one character, unlike our resource names). The caller
+/// names the field (`sync[0].namespace`).
+pub fn namespace_problem(s: &str) -> Option<&'static str> {
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let bytes = s.as_bytes();
+    if bytes.is_empty() || bytes.len() > 63 {
+        return Some("must be 1-63 characters");
+    }
+    let ok = bytes.iter().all(|b| alnum(*b) || *b == b'-')
+        && alnum(bytes[0])
+        && alnum(bytes[bytes.len() - 1]);
+    (!ok).then_some(
+        "must be a lowercase RFC 1123 label: lowercase letters, digits and '-', starting and \
+         ending with a letter or digit",
+    )
+}
+
+/// What is wrong with the name of a Kubernetes object such as a `Secret`, if anything: it must
+/// be an RFC 1123 subdomain, at most 253 characters of dot-separated labels (each 1–63
+/// lowercase letters, digits and '-', starting and ending with a letter or digit).
+pub fn object_name_problem(s: &str) -> Option<&'static str> {
+    if s.is_empty() || s.len() > 253 {
+        return Some("must be 1-253 characters");
+    }
+    let bad = s.split('.').any(|label| namespace_problem(label).is_some());
+    bad.then_some(
+        "must be a lowercase RFC 1123 subdomain: labels of lowercase letters, digits and '-', \
+         separated by '.', each starting and ending with a letter or digit",
+    )
+}
 
 /// A human-readable display name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,6 +168,40 @@ mod tests {
         assert!(err.to_string().starts_with("name "));
         let err = TenantName::parse("A").unwrap_err();
         assert!(err.to_string().starts_with("tenant "));
+    }
+
+    #[test]
+    fn namespaces_and_object_names_follow_kubernetes() {
+        for ok in ["a", "default", "kube-system", &"a".repeat(63)] {
+            assert_eq!(namespace_problem(ok), None, "{ok}");
+        }
+        for bad in ["", "-a", "a-", "A", "a.b", "a_b", &"a".repeat(64)] {
+            assert!(namespace_problem(bad).is_some(), "{bad:?}");
+        }
+        let long = [
+            "a".repeat(63),
+            "b".repeat(63),
+            "c".repeat(63),
+            "d".repeat(61),
+        ]
+        .join(".");
+        assert_eq!(long.len(), 253);
+        for ok in ["a", "db-creds", "tls.example.com", long.as_str()] {
+            assert_eq!(object_name_problem(ok), None, "{ok}");
+        }
+        let too_long = format!("{long}a");
+        for bad in [
+            "",
+            ".a",
+            "a..b",
+            "a.",
+            "A",
+            "a_b",
+            &"a".repeat(64),
+            &too_long,
+        ] {
+            assert!(object_name_problem(bad).is_some(), "{bad:?}");
+        }
     }
 
     #[test]

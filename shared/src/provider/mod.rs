@@ -60,3 +60,33 @@ pub trait Provider {
     /// Reports whether `op.action` finished (and, when done, what the cluster looks like).
     async fn check(&self, op: &Operation) -> Result<StepOutcome, ProviderError>;
 }
+
+/// One copy of a managed secret in a cluster: the Kubernetes `Secret` `namespace/secret_name`
+/// of `cluster`, mirroring the tenant's vault path `secret_path`, owned by the managed secret
+/// `owner`. The value is read from the vault by the cluster side; it never passes through here.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SecretCopy {
+    /// Tenant.
+    pub tenant: String,
+    /// Cluster.
+    pub cluster: String,
+    /// Namespace.
+    pub namespace: String,
+    /// The Kubernetes `Secret`'s name.
+    pub secret_name: String,
+    /// The managed secret it mirrors.
+    pub owner: String,
+    /// The vault path.
+    pub secret_path: String,
+}
+
+/// Places and removes secret copies in clusters. Each call is idempotent.
+#[allow(async_fn_in_trait)]
+pub trait SecretCopies {
+    /// Places (or refreshes) a copy.
+    async fn place(&self, copy: &SecretCopy) -> Result<(), ProviderError>;
+    /// Removes a copy; removing one that is not there is success.
+    async fn remove(&self, copy: &SecretCopy) -> Result<(), ProviderError>;
+    /// The copies of the managed secret `owner` of `tenant`, in every cluster.
+    async fn placed(&self, tenant: &str, owner: &str) -> Result<Vec<SecretCopy>, ProviderError>;
+}

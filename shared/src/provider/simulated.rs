@@ -4,7 +4,7 @@
 //! (action, cluster) so tests can drive every failure path. Its state (operations and CAs) lives
 //! in the table under `SIM#…` keys, written with conditions so duplicates change nothing.
 
-use super::{Operation, Provider, ProviderError, StepOutcome};
+use super::{Operation, Provider, ProviderError, SecretCopies, SecretCopy, StepOutcome};
 use crate::{
     config::{optional, ConfigError},
     domain::failure::FailureCode,
@@ -388,6 +388,121 @@ impl Provider for Simulated {
             ProviderError::Terminal("the cluster has no CA: it was never provisioned".into())
         })?;
         Ok(StepOutcome::Reply(self.observed(op, &ca.pem)))
+    }
+}
+
+/// A placed secret copy, kept under the tenant's `SIM#SECRETS#<tenant>` partition with the sort
+/// key `<cluster>#<namespace>#<secretName>`: what the tenant's clusters hold, so tests can check
+/// what the sync placed and removed.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SimSecretCopy {
+    pk: String,
+    sk: String,
+    cluster: String,
+    namespace: String,
+    secret_name: String,
+    owner: String,
+    secret_path: String,
+}
+
+impl Simulated {
+    fn copies_pk(tenant: &str) -> String {
+        format!("SIM#SECRETS#{tenant}")
+    }
+
+    fn copy_sk(copy: &SecretCopy) -> String {
+        format!("{}#{}#{}", copy.cluster, copy.namespace, copy.secret_name)
+    }
+
+    /// Every secret copy the tenant's clusters hold (of any managed secret), sorted.
+    ///
+    /// # Errors
+    /// [`ProviderError::Transient`] when the table fails.
+    pub async fn copies(&self, tenant: &str) -> Result<Vec<SecretCopy>, ProviderError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .store
+                .client()
+                .query()
+                .table_name(self.store.table())
+                .consistent_read(true)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(
+                    ":pk",
+                    aws_sdk_dynamodb::types::AttributeValue::S(Self::copies_pk(tenant)),
+                )
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| err(aws_sdk_dynamodb::error::DisplayErrorContext(&e)))?;
+            for item in page.items.unwrap_or_default() {
+                let c: SimSecretCopy = from_item(item).map_err(err)?;
+                out.push(SecretCopy {
+                    tenant: tenant.to_string(),
+                    cluster: c.cluster,
+                    namespace: c.namespace,
+                    secret_name: c.secret_name,
+                    owner: c.owner,
+                    secret_path: c.secret_path,
+                });
+            }
+            match page.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => break,
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+impl SecretCopies for Simulated {
+    async fn place(&self, copy: &SecretCopy) -> Result<(), ProviderError> {
+        tokio::time::sleep(self.config.latency).await;
+        let record = SimSecretCopy {
+            pk: Self::copies_pk(&copy.tenant),
+            sk: Self::copy_sk(copy),
+            cluster: copy.cluster.clone(),
+            namespace: copy.namespace.clone(),
+            secret_name: copy.secret_name.clone(),
+            owner: copy.owner.clone(),
+            secret_path: copy.secret_path.clone(),
+        };
+        // A cluster's API server takes the latest write of an object: an unconditional put.
+        self.store
+            .client()
+            .put_item()
+            .table_name(self.store.table())
+            .set_item(Some(to_item(&record).map_err(err)?))
+            .send()
+            .await
+            .map_err(|e| err(aws_sdk_dynamodb::error::DisplayErrorContext(&e)))?;
+        Ok(())
+    }
+
+    async fn remove(&self, copy: &SecretCopy) -> Result<(), ProviderError> {
+        tokio::time::sleep(self.config.latency).await;
+        self.store
+            .client()
+            .delete_item()
+            .table_name(self.store.table())
+            .set_key(Some(key(
+                Self::copies_pk(&copy.tenant),
+                Self::copy_sk(copy),
+            )))
+            .send()
+            .await
+            .map_err(|e| err(aws_sdk_dynamodb::error::DisplayErrorContext(&e)))?;
+        Ok(())
+    }
+
+    async fn placed(&self, tenant: &str, owner: &str) -> Result<Vec<SecretCopy>, ProviderError> {
+        let mut all = self.copies(tenant).await?;
+        all.retain(|c| c.owner == owner);
+        Ok(all)
     }
 }
 

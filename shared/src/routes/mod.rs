@@ -13,6 +13,7 @@ pub mod apikeys;
 pub mod clusters;
 pub mod members;
 pub mod plans;
+pub mod secrets;
 pub mod tenant_delete;
 pub mod tenants;
 
@@ -143,6 +144,12 @@ routes! {
     PutAlertmanagerRoutes: PUT "/tenants/{tenant}/alertmanager/routes" => "put-alertmanager-routes" in alertmanager;
     GetAlertmanagerGlobal: GET "/tenants/{tenant}/alertmanager/global" => "get-alertmanager-global" in alertmanager;
     PutAlertmanagerGlobal: PUT "/tenants/{tenant}/alertmanager/global" => "put-alertmanager-global" in alertmanager;
+    // managed secrets
+    CreateSecret: POST "/tenants/{tenant}/secrets" => "create-secret" in secrets;
+    ListSecrets: GET "/tenants/{tenant}/secrets" => "list-secrets" in secrets;
+    GetSecret: GET "/tenants/{tenant}/secrets/{name}" => "get-secret" in secrets;
+    UpdateSecret: PATCH "/tenants/{tenant}/secrets/{name}" => "update-secret" in secrets;
+    DeleteSecret: DELETE "/tenants/{tenant}/secrets/{name}" => "delete-secret" in secrets;
 }
 
 /// Routes Kupe documents that this server does not serve yet. They answer 501
@@ -152,11 +159,6 @@ routes! {
 pub const NOT_SERVED: &[(Method, &str)] = &[
     (Method::GET, "/tenants/{tenant}/invoices"),
     (Method::GET, "/tenants/{tenant}/invoices/{name}"),
-    (Method::GET, "/tenants/{tenant}/secrets"),
-    (Method::POST, "/tenants/{tenant}/secrets"),
-    (Method::GET, "/tenants/{tenant}/secrets/{name}"),
-    (Method::PATCH, "/tenants/{tenant}/secrets/{name}"),
-    (Method::DELETE, "/tenants/{tenant}/secrets/{name}"),
 ];
 
 /// The answer to a route in [`NOT_SERVED`].

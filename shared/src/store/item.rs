@@ -507,6 +507,46 @@ pub struct AlertmanagerItem {
     pub updated_at: Option<String>,
 }
 
+/// A managed secret: live, or (with `deleted`) the tombstone of a deleted one, which keeps only
+/// the keys and `resourceVersion`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct SecretItem {
+    pub pk: String,
+    pub sk: String,
+    #[serde(default)]
+    pub resource_version: u64,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_path: Option<String>,
+    /// JSON text of the target list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<String>,
+    /// JSON text of `{conditions, syncStatuses}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_status: Option<String>,
+    #[serde(default)]
+    pub generation: u64,
+    #[serde(default)]
+    pub incarnation: u64,
+    #[serde(default)]
+    pub observed_generation: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_token: Option<String>,
+}
+
 /// The authentication-failure counter of one client IP.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,5 +1,5 @@
 //! The DynamoDB store, one module per aggregate: [`clusters`], [`tenants`], [`apikeys`],
-//! [`members`], [`alertmanager`], [`tenant_purge`] (a tenant's deletion), [`auth_failures`], and [`session`] (the one read every request starts with). Each aggregate
+//! [`members`], [`alertmanager`], [`secrets`], [`tenant_purge`] (a tenant's deletion), [`auth_failures`], and [`session`] (the one read every request starts with). Each aggregate
 //! is a handle borrowed from [`Store`] (`store.clusters()`), takes domain values, ids and
 //! numbers (never policy objects), and sends every write through the one conditional-write
 //! helper in `write`, which turns a failed condition into a named [`Outcome`].
@@ -14,6 +14,7 @@ pub mod clusters;
 pub mod item;
 pub mod members;
 pub mod schema;
+pub mod secrets;
 pub mod session;
 pub mod tenant_purge;
 pub mod tenants;
@@ -101,6 +102,11 @@ impl Store {
     /// The tenants' Alertmanager configurations.
     pub fn alertmanager(&self) -> alertmanager::Alertmanager<'_> {
         alertmanager::Alertmanager { store: self }
+    }
+
+    /// The tenants' managed secrets.
+    pub fn secrets(&self) -> secrets::Secrets<'_> {
+        secrets::Secrets { store: self }
     }
 
     /// API keys.

@@ -9,6 +9,8 @@
 //! | API key         | `APIKEY#<8 hex>`   | `APIKEY`          |
 //! | member          | `TENANT#<tenant>`  | `MEMBER#<email lowercased>` |
 //! | auth failures   | `AUTHFAIL#<ip>`    | `AUTHFAIL`        |
+//! | managed secret  | `TENANT#<tenant>`  | `SECRET#<name>`   |
+//! | secret count    | `TENANT#<tenant>`  | `SECRETS`         |
 //!
 //! A deleted cluster is not removed: the teardown's last write turns it into a tombstone
 //! (`phase = Deleted`) that keeps `resourceVersion`, so a re-created cluster continues the count
@@ -61,6 +63,17 @@ pub const GLOBAL_SK: &str = "AM#GLOBAL";
 /// Sort key of a receiver.
 pub fn receiver_sk(name: &str) -> String {
     format!("{RECEIVER_SK_PREFIX}{name}")
+}
+/// Sort-key prefix of a managed secret (a tombstone after its deletion, so its version goes
+/// on).
+pub const SECRET_SK_PREFIX: &str = "SECRET#";
+/// Sort key of the tenant's secret counter (`secretCount`): creates and deletes change it in
+/// the same transaction as the secret, so the per-tenant limit holds under concurrency. (It does
+/// not begin with [`SECRET_SK_PREFIX`], so a query of the secrets does not read it.)
+pub const SECRET_COUNT_SK: &str = "SECRETS";
+/// Sort key of a managed secret.
+pub fn secret_sk(name: &str) -> String {
+    format!("{SECRET_SK_PREFIX}{name}")
 }
 /// Partition key of an API key.
 pub fn apikey_pk(id_hex: &str) -> String {
@@ -201,6 +214,15 @@ pub mod attr {
     pub const RECEIVER_COUNT: &str = "receiverCount";
     /// Receiver deletions so far, on the routes item (N): a route write is conditioned on it.
     pub const RECEIVER_DELETIONS: &str = "receiverDeletions";
+    // secrets
+    /// A secret's vault path (S).
+    pub const SECRET_PATH: &str = "secretPath";
+    /// A secret's targets: canonical JSON text of the list (S).
+    pub const SYNC: &str = "sync";
+    /// A secret's sync status: JSON text of `{conditions, syncStatuses}` (S).
+    pub const SYNC_STATUS: &str = "syncStatus";
+    /// Live secrets of the tenant, on the counter item (N).
+    pub const SECRET_COUNT: &str = "secretCount";
 }
 
 /// Every `#placeholder` an expression may use, and the attribute it stands for. The state
@@ -266,6 +288,11 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
     ("#deleted", attr::DELETED),
     ("#rcount", attr::RECEIVER_COUNT),
     ("#rdeletions", attr::RECEIVER_DELETIONS),
+    // secrets
+    ("#secretPath", attr::SECRET_PATH),
+    ("#sync", attr::SYNC),
+    ("#syncStatus", attr::SYNC_STATUS),
+    ("#scount", attr::SECRET_COUNT),
 ];
 
 fn tokens(expr: &str, sigil: char) -> impl Iterator<Item = &str> {
@@ -545,6 +572,43 @@ pub const RECEIVER_UPDATE: &str = SECTION_UPDATE;
 pub const RECEIVER_TOMBSTONE_UPDATE: &str =
     "SET #deleted = :true, #token = :token, #updated = :now REMOVE #body ADD #rv :one";
 
+/// Create a secret whose name was never used. Admits only a free key.
+pub const COND_SECRET_NEW: &str = "attribute_not_exists(#pk)";
+/// Create a secret over its tombstone, at the version read: the counter goes on, so an ETag never
+/// repeats for a name. A concurrent create of the same name fails it.
+pub const COND_SECRET_OVER_TOMBSTONE: &str = "#deleted = :true AND #rv = :old_rv";
+/// The limit part of a secret create, on the counter item. Admits fewer live secrets than the
+/// limit (`:max`): concurrent creates cannot both take the last place.
+pub const COND_SECRET_ROOM: &str = "attribute_not_exists(#scount) OR #scount < :max";
+/// The counter change of a secret create (`:one`) or of the start of its deletion (`:minus_one`).
+pub const SECRET_COUNT_UPDATE: &str = "ADD #scount :delta";
+/// A PATCH of the targets or the start of a deletion. Admits exactly the live, not deleting
+/// secret at the version the request read (after its If-Match check): any write in between (a
+/// PATCH, a sync's status write, a DELETE) fails it, and the request re-reads (or answers 412
+/// when the caller named a version).
+pub const COND_SECRET_LIVE_AT: &str =
+    "attribute_not_exists(#deleted) AND #phase <> :deleting AND #rv = :expected_rv";
+/// A sync's status write. Admits only the generation the sync read and the version it read:
+/// a newer spec (PATCH, DELETE) or another sync's status write in between fails it, and the
+/// sync reads again and reconciles from the newer state, so the last status written always
+/// describes the newest spec and the newest cluster states.
+///
+/// ```text
+///   sync A reads rv=5 gen=2 ─► places copies ─► UpdateItem … IF gen = 2 AND rv = 5
+///   PATCH: rv 5 → 6, gen 3 ──────────────────────────┘ fails → A reads gen 3, reconciles again
+/// ```
+pub const COND_SECRET_STATUS_WRITE: &str = "#gen = :gen AND #rv = :expected_rv";
+/// The end of a deletion, once every copy is removed: the secret becomes a tombstone. Admits
+/// only the `Deleting` secret at the generation and version the sync read.
+pub const COND_SECRET_RETIRE: &str = "#phase = :deleting AND #gen = :gen AND #rv = :expected_rv";
+/// A sync's status write: the phase, the statuses, the generation observed, the version bumped.
+pub const SECRET_STATUS_UPDATE: &str = "SET #phase = :phase, #syncStatus = :status, \
+     #observed = :gen, #updated = :now ADD #rv :one";
+/// The tombstone of a deleted secret: only the keys, the mark and the bumped version remain.
+pub const SECRET_RETIRE_UPDATE: &str =
+    "SET #deleted = :true, #rv = #rv + :one REMOVE #tenant, #name, \
+     #secretPath, #sync, #syncStatus, #gen, #inc, #observed, #phase, #created, #updated, #token";
+
 /// Creates the table as `template.yaml` declares it (`pk`/`sk` strings, on-demand, the
 /// `byTenant` index, a stream of new and old images), for the emulator: the local stack and the
 /// tests.
@@ -674,6 +738,16 @@ mod tests {
             COND_NEVER_DELETED,
             SECTION_UPDATE,
             RECEIVER_TOMBSTONE_UPDATE,
+            // secrets
+            COND_SECRET_NEW,
+            COND_SECRET_OVER_TOMBSTONE,
+            COND_SECRET_ROOM,
+            SECRET_COUNT_UPDATE,
+            COND_SECRET_LIVE_AT,
+            COND_SECRET_STATUS_WRITE,
+            COND_SECRET_RETIRE,
+            SECRET_STATUS_UPDATE,
+            SECRET_RETIRE_UPDATE,
         ] {
             for t in tokens(expr, '#') {
                 assert!(PLACEHOLDERS.iter().any(|(p, _)| *p == t), "{t} in {expr}");

@@ -1,6 +1,6 @@
 //! A tenant's end: the start of its deletion (`phase = Terminating`, one conditional write) and
 //! the purge once its last cluster's teardown finished (members, the Alertmanager configuration,
-//! API keys, then the tenant item itself, last, so a purge cut short is simply run again). Cluster tombstones stay: they keep
+//! managed secrets, API keys, then the tenant item itself, last, so a purge cut short is simply run again). Cluster tombstones stay: they keep
 //! each name's `resourceVersion` count, so an ETag can never repeat if the tenant comes back.
 
 use super::{
@@ -117,7 +117,7 @@ impl TenantPurge<'_> {
     }
 
     /// Removes a terminating tenant whose clusters have all finished their teardown: its
-    /// members, its Alertmanager items, its API keys, and then its item (conditioned on it still being terminating
+    /// members, its Alertmanager items, its secrets, its API keys, and then its item (conditioned on it still being terminating
     /// with no slot held). Idempotent: every step removes what is left.
     ///
     /// # Errors
@@ -139,6 +139,7 @@ impl TenantPurge<'_> {
             self.store.write(write, None).await?;
         }
         self.store.alertmanager().purge(tenant).await?;
+        self.store.secrets().purge(tenant).await?;
         for k in self.store.api_keys().list(&name).await? {
             self.store.api_keys().revoke_of_tenant(&name, &k.id).await?;
         }

@@ -24,10 +24,10 @@ use crate::{
     },
     provider::{
         simulated::{Simulated, SimulatedConfig},
-        Operation, Provider, ProviderError, StepOutcome,
+        Operation, Provider, ProviderError, SecretCopies, StepOutcome,
     },
     store::{Store, StoreError},
-    workflow::{Step, TaskMessage},
+    workflow::{SecretTaskMessage, Step, TaskMessage, SECRET_SYNC_KIND},
 };
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use aws_sdk_sfn::{
@@ -237,7 +237,7 @@ impl Provisioner<Simulated> {
     }
 }
 
-impl<P: Provider> Provisioner<P> {
+impl<P: Provider + SecretCopies> Provisioner<P> {
     /// A provisioner over a store, Step Functions, SQS (for its delayed checks) and a provider.
     pub fn new(store: Store, sfn: SfnClient, sqs: SqsClient, provider: P) -> Self {
         Self {
@@ -254,6 +254,11 @@ impl<P: Provider> Provisioner<P> {
     /// # Errors
     /// [`ProvisionError`]: the message is retried.
     pub async fn handle_message(&self, body: &str) -> Result<(), ProvisionError> {
+        if let Ok(secret) = serde_json::from_str::<SecretTaskMessage>(body) {
+            if secret.kind == SECRET_SYNC_KIND {
+                return self.handle_secret(&secret).await;
+            }
+        }
         let msg: TaskMessage =
             serde_json::from_str(body).map_err(|e| ProvisionError::Malformed(e.to_string()))?;
         let heartbeat = self
@@ -303,6 +308,57 @@ impl<P: Provider> Provisioner<P> {
                     .task_token(&msg.task_token)
                     .error(failure.name())
                     .cause(failure.cause())
+                    .send()
+                    .await;
+                answered("SendTaskFailure", sent)
+            }
+        }
+    }
+
+    /// Handles a secret-sync task: one sync of the secret (reading it and the clusters as they
+    /// are now, see [`crate::workers::secret_sync`]), heartbeating while it runs, then
+    /// `SendTaskSuccess` with `{"phase": ...}` or `SendTaskFailure` under a [`TaskFailure`] name.
+    async fn handle_secret(&self, msg: &SecretTaskMessage) -> Result<(), ProvisionError> {
+        let heartbeat = self
+            .sfn
+            .send_task_heartbeat()
+            .task_token(&msg.task_token)
+            .send()
+            .await;
+        if heartbeat.as_ref().is_err_and(task_over) {
+            return Ok(());
+        }
+        answered("SendTaskHeartbeat", heartbeat)?;
+        let malformed =
+            |e: crate::domain::names::NameError| ProvisionError::Malformed(e.to_string());
+        let tenant = TenantName::parse(&msg.tenant).map_err(malformed)?;
+        let secret = crate::domain::names::SecretName::parse(&msg.secret).map_err(malformed)?;
+        let every = heartbeat_interval(msg.heartbeat_seconds);
+        let work =
+            crate::workers::secret_sync::sync_secret(&self.store, &self.provider, &tenant, &secret);
+        let Some(outcome) = self.heartbeating(&msg.task_token, every, work).await else {
+            return Ok(());
+        };
+        match outcome {
+            Ok(synced) => {
+                let output = serde_json::json!({ "phase": synced.as_str() }).to_string();
+                let sent = self
+                    .sfn
+                    .send_task_success()
+                    .task_token(&msg.task_token)
+                    .output(output)
+                    .send()
+                    .await;
+                answered("SendTaskSuccess", sent)
+            }
+            Err(failure) => {
+                tracing::warn!(error = %failure, name = failure.name(), "secret sync failed");
+                let sent = self
+                    .sfn
+                    .send_task_failure()
+                    .task_token(&msg.task_token)
+                    .error(failure.name())
+                    .cause(failure.to_string())
                     .send()
                     .await;
                 answered("SendTaskFailure", sent)
