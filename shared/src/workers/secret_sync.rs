@@ -122,7 +122,12 @@ pub async fn sync_secret<P: SecretCopies>(
                             )
                         }
                         Err(ProviderError::Terminal(m)) => (TargetPhase::Failed, m),
-                        Err(e @ ProviderError::Transient(_)) => return Err(e.into()),
+                        Err(ProviderError::Classified(code, m)) if !code.retryable() => {
+                            (TargetPhase::Failed, format!("{}: {m}", code.as_str()))
+                        }
+                        Err(e @ (ProviderError::Transient(_) | ProviderError::Classified(..))) => {
+                            return Err(e.into())
+                        }
                     }
                 }
                 Placement::Place => (TargetPhase::Pending, "removing the copy".into()),
