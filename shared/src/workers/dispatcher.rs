@@ -7,7 +7,7 @@
 //! redelivered record does no harm. Records that fail are reported for a retry of just them.
 
 use crate::{
-    config::{required, sdk_config, ConfigError},
+    config::{required, sdk_config, ConfigError, Connect},
     domain::{
         pool::{self, Allocation},
         quantity::Quantity,
@@ -120,11 +120,21 @@ impl Dispatcher {
     /// # Errors
     /// [`ConfigError`] when a variable is missing.
     pub async fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self::connect_from_env()?(&sdk_config().await))
+    }
+
+    /// Reads and checks `STATE_MACHINE_ARN` and `TABLE_NAME` now; builds the clients later (see
+    /// [`Connect`]).
+    ///
+    /// # Errors
+    /// [`ConfigError`] when a variable is missing.
+    pub fn connect_from_env() -> Result<Connect<Self>, ConfigError> {
         let arn = required("STATE_MACHINE_ARN")?;
         let table = required("TABLE_NAME")?;
-        let sdk = sdk_config().await;
-        let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), table);
-        Ok(Self::new(SfnClient::new(&sdk), arn, store))
+        Ok(Box::new(move |sdk| {
+            let store = Store::new(aws_sdk_dynamodb::Client::new(sdk), table.clone());
+            Self::new(SfnClient::new(sdk), arn.clone(), store)
+        }))
     }
 
     /// Starts one execution; `ExecutionAlreadyExists` means a duplicate delivery and is success.
