@@ -150,3 +150,28 @@ pub async fn run_not_served() -> Result<(), Error> {
     ))
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test]
+    async fn the_state_is_built_on_the_first_invocation_and_only_once() {
+        static BUILT: AtomicUsize = AtomicUsize::new(0);
+        // As Lambda sets them, so that `sdk_config` reads them instead of running the chains.
+        std::env::set_var("AWS_REGION", "eu-west-3");
+        std::env::set_var("AWS_ACCESS_KEY_ID", "test");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
+        let state = OnFirstInvocation::leak(Box::new(|sdk: &aws_config::SdkConfig| {
+            BUILT.fetch_add(1, Ordering::SeqCst);
+            sdk.region().map(ToString::to_string)
+        }));
+        assert_eq!(BUILT.load(Ordering::SeqCst), 0, "nothing built at Init");
+        let first = state.get().await;
+        let second = state.get().await;
+        assert_eq!(BUILT.load(Ordering::SeqCst), 1);
+        assert!(std::ptr::eq(first, second));
+        assert_eq!(first.as_deref(), Some("eu-west-3"));
+    }
+}
