@@ -30,6 +30,15 @@ fi
 sam build --beta-features 2>&1 | grep -E "^(Build Succeeded|Building codeuri|Error)" || true
 [ -f .aws-sam/build/CreateClusterFunction/bootstrap ] || { echo "sam build produced no bootstrap"; exit 1; }
 
+echo "== bootstrap sizes (goal: bootstrap ≤ 7,000,000 bytes, zip -9 ≤ 3,000,000 bytes)"
+if [ "${KUPE_SAM_RELEASE_PROFILE:-0}" = 1 ]; then
+  infra/sam/check-sizes.sh .aws-sam/build
+else
+  # Linked without LTO above, so larger than what a deploy ships: shown, not gated.
+  MAX_BOOTSTRAP=999999999 MAX_ZIP=999999999 infra/sam/check-sizes.sh .aws-sam/build
+  echo "(not gated: linked without LTO; KUPE_SAM_RELEASE_PROFILE=1 gates the release profile's sizes)"
+fi
+
 echo "== offline base image"
 image="$(infra/sam/base-image.sh)"
 

@@ -196,15 +196,33 @@ impl ApiContext {
     /// # Errors
     /// [`ConfigError`] naming a missing or malformed variable.
     pub async fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self::connect_from_env()?(&sdk_config().await))
+    }
+
+    /// Reads and checks `TABLE_NAME` and the backoff settings now; builds the clients later
+    /// (see [`Connect`]).
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming a missing or malformed variable.
+    pub fn connect_from_env() -> Result<Connect<Self>, ConfigError> {
         let table = required("TABLE_NAME")?;
         let backoff = AuthBackoff::from_env()?;
-        let sdk = sdk_config().await;
-        Ok(Self::new(
-            Store::new(aws_sdk_dynamodb::Client::new(&sdk), table),
-            backoff,
-        ))
+        Ok(Box::new(move |sdk| {
+            Self::new(
+                Store::new(aws_sdk_dynamodb::Client::new(sdk), table.clone()),
+                backoff,
+            )
+        }))
     }
 }
+
+/// How to build a function's state (its SDK clients) from the SDK configuration, once its
+/// environment variables have been read and checked. The two steps are apart so that a missing
+/// variable still fails Init while the clients are built on the first invocation
+/// ([`crate::runtime`]): constructing the SDK configuration and a client is most of what our
+/// Init spends above a hello-world bootstrap (bench/lambda.md). `Fn`, not `FnOnce`, so that a
+/// construction that panicked can be tried again by the next invocation.
+pub type Connect<T> = Box<dyn Fn(&aws_config::SdkConfig) -> T + Send + Sync>;
 
 #[cfg(test)]
 mod tests {

@@ -1,17 +1,47 @@
 //! The Lambda wiring every function shares, so each `main.rs` is one line: initialise logging
-//! (level and format from `AWS_LAMBDA_LOG_LEVEL` / `AWS_LAMBDA_LOG_FORMAT`), read the function's
-//! configuration and build its clients once per container (a missing variable fails Init,
-//! visibly), then serve.
+//! (level and format from `AWS_LAMBDA_LOG_LEVEL` / `AWS_LAMBDA_LOG_FORMAT`), read and check the
+//! function's configuration (a missing variable fails Init, visibly), then serve; the SDK
+//! configuration and clients are built once per container, on the first invocation
+//! ([`OnFirstInvocation`]).
 
 use crate::{
     api::UseCase,
-    config::ApiContext,
+    config::{sdk_config, ApiContext, Connect},
     routes::{serve, FromIncoming},
     workers::{Dispatcher, Provisioner, Reconciler},
 };
 pub use lambda_runtime::Error;
 use lambda_runtime::{service_fn, LambdaEvent};
 use std::convert::Infallible;
+use tokio::sync::OnceCell;
+
+/// A function's state, built on the first invocation instead of at Init, then kept for the
+/// container's life. Init is then what a hello-world bootstrap does plus reading the variables:
+/// the SDK configuration and its clients (about 0.8 ms, most of it `Client::new`; see
+/// bench/lambda.md) wait for the first event, where the first request opens its connection
+/// anyway. Every later invocation pays one atomic load ([`OnceCell::get_or_init`] once set).
+/// What the handlers get is the same value the function built at Init before.
+pub struct OnFirstInvocation<T: 'static> {
+    connect: Connect<T>,
+    built: OnceCell<T>,
+}
+
+impl<T: Send + Sync + 'static> OnFirstInvocation<T> {
+    /// Holds `connect` for the container's life (leaked: every invocation borrows the state).
+    pub fn leak(connect: Connect<T>) -> &'static Self {
+        Box::leak(Box::new(Self {
+            connect,
+            built: OnceCell::new(),
+        }))
+    }
+
+    /// The state, built by the first caller (the SDK configuration, then `connect`).
+    pub async fn get(&'static self) -> &'static T {
+        self.built
+            .get_or_init(|| async { (self.connect)(&sdk_config().await) })
+            .await
+    }
+}
 
 /// Logging as lambda_runtime's default subscriber sets it up (level from `AWS_LAMBDA_LOG_LEVEL`,
 /// else `RUST_LOG`, else INFO; JSON when `AWS_LAMBDA_LOG_FORMAT` is `json`; no time, no target),
@@ -44,10 +74,9 @@ pub fn init_logging() {
 /// When configuration is missing or the runtime stops.
 pub async fn run_http<R: FromIncoming + UseCase + 'static>() -> Result<(), Error> {
     init_logging();
-    // Lives as long as the container; leaking it lets every invocation borrow it.
-    let ctx: &'static ApiContext = Box::leak(Box::new(ApiContext::from_env().await?));
+    let ctx = OnFirstInvocation::leak(ApiContext::connect_from_env()?);
     lambda_http::run(lambda_http::service_fn(move |req| async move {
-        Ok::<_, Infallible>(serve::<R>(ctx, req).await)
+        Ok::<_, Infallible>(serve::<R>(ctx.get().await, req).await)
     }))
     .await
 }
@@ -58,9 +87,9 @@ pub async fn run_http<R: FromIncoming + UseCase + 'static>() -> Result<(), Error
 /// When configuration is missing or the runtime stops.
 pub async fn run_dispatcher() -> Result<(), Error> {
     init_logging();
-    let dispatcher: &'static Dispatcher = Box::leak(Box::new(Dispatcher::from_env().await?));
+    let dispatcher = OnFirstInvocation::leak(Dispatcher::connect_from_env()?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
-        Ok::<_, Error>(dispatcher.handle(event.payload).await)
+        Ok::<_, Error>(dispatcher.get().await.handle(event.payload).await)
     }))
     .await
 }
@@ -71,9 +100,9 @@ pub async fn run_dispatcher() -> Result<(), Error> {
 /// When configuration is missing or the runtime stops.
 pub async fn run_provisioner() -> Result<(), Error> {
     init_logging();
-    let provisioner = Box::leak(Box::new(Provisioner::from_env().await?));
-    let provisioner: &'static _ = provisioner;
+    let provisioner = OnFirstInvocation::leak(Provisioner::connect_from_env()?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
+        let provisioner = provisioner.get().await;
         // Finish (or give up on) every record 2 s before the function times out, so the batch
         // response reports each record instead of the timeout failing all of them.
         let left = event
@@ -95,9 +124,9 @@ pub async fn run_provisioner() -> Result<(), Error> {
 /// the store fails.
 pub async fn run_reconciler() -> Result<(), Error> {
     init_logging();
-    let reconciler: &'static Reconciler = Box::leak(Box::new(Reconciler::from_env().await?));
+    let reconciler = OnFirstInvocation::leak(Reconciler::connect_from_env()?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
-        Ok::<_, Error>(reconciler.handle(event.payload).await?)
+        Ok::<_, Error>(reconciler.get().await.handle(event.payload).await?)
     }))
     .await
 }
@@ -120,4 +149,29 @@ pub async fn run_not_served() -> Result<(), Error> {
         },
     ))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test]
+    async fn the_state_is_built_on_the_first_invocation_and_only_once() {
+        static BUILT: AtomicUsize = AtomicUsize::new(0);
+        // As Lambda sets them, so that `sdk_config` reads them instead of running the chains.
+        std::env::set_var("AWS_REGION", "eu-west-3");
+        std::env::set_var("AWS_ACCESS_KEY_ID", "test");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
+        let state = OnFirstInvocation::leak(Box::new(|sdk: &aws_config::SdkConfig| {
+            BUILT.fetch_add(1, Ordering::SeqCst);
+            sdk.region().map(ToString::to_string)
+        }));
+        assert_eq!(BUILT.load(Ordering::SeqCst), 0, "nothing built at Init");
+        let first = state.get().await;
+        let second = state.get().await;
+        assert_eq!(BUILT.load(Ordering::SeqCst), 1);
+        assert!(std::ptr::eq(first, second));
+        assert_eq!(first.as_deref(), Some("eu-west-3"));
+    }
 }

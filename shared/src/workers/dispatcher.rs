@@ -13,7 +13,7 @@
 //! after that cluster record (its `resourceVersion`), so a redelivery starts nothing new.
 
 use crate::{
-    config::{required, sdk_config, ConfigError},
+    config::{required, sdk_config, ConfigError, Connect},
     domain::{
         phase::Phase,
         pool::{self, Allocation},
@@ -192,12 +192,22 @@ impl Dispatcher {
     /// # Errors
     /// [`ConfigError`] when a variable is missing.
     pub async fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self::connect_from_env()?(&sdk_config().await))
+    }
+
+    /// Reads and checks `STATE_MACHINE_ARN` and `TABLE_NAME` now; builds the clients later (see
+    /// [`Connect`]).
+    ///
+    /// # Errors
+    /// [`ConfigError`] when a variable is missing.
+    pub fn connect_from_env() -> Result<Connect<Self>, ConfigError> {
         let arn = required("STATE_MACHINE_ARN")?;
         let secret_sync = required("SECRET_SYNC_STATE_MACHINE_ARN")?;
         let table = required("TABLE_NAME")?;
-        let sdk = sdk_config().await;
-        let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), table);
-        Ok(Self::new(SfnClient::new(&sdk), arn, store).with_secret_sync(secret_sync))
+        Ok(Box::new(move |sdk| {
+            let store = Store::new(aws_sdk_dynamodb::Client::new(sdk), table.clone());
+            Self::new(SfnClient::new(sdk), arn.clone(), store).with_secret_sync(secret_sync.clone())
+        }))
     }
 
     /// Starts one execution; `ExecutionAlreadyExists` means a duplicate delivery and is success.

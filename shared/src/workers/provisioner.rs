@@ -17,7 +17,7 @@
 //! sends `start` again, which finds the work already started.
 
 use crate::{
-    config::{required, sdk_config, ConfigError},
+    config::{required, sdk_config, ConfigError, Connect},
     domain::{
         failure::FailureCode,
         names::{ClusterName, TenantName},
@@ -223,17 +223,22 @@ impl Provisioner<Simulated> {
     /// # Errors
     /// [`ConfigError`] naming a missing or malformed variable.
     pub async fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self::connect_from_env()?(&sdk_config().await))
+    }
+
+    /// Reads and checks `TABLE_NAME`, `SIM_*` and `CLUSTER_DOMAIN` now; builds the clients later
+    /// (see [`Connect`]).
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming a missing or malformed variable.
+    pub fn connect_from_env() -> Result<Connect<Self>, ConfigError> {
         let table = required("TABLE_NAME")?;
         let config = SimulatedConfig::from_env()?;
-        let sdk = sdk_config().await;
-        let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), table);
-        let provider = Simulated::new(store.clone(), config);
-        Ok(Self::new(
-            store,
-            SfnClient::new(&sdk),
-            SqsClient::new(&sdk),
-            provider,
-        ))
+        Ok(Box::new(move |sdk| {
+            let store = Store::new(aws_sdk_dynamodb::Client::new(sdk), table.clone());
+            let provider = Simulated::new(store.clone(), config.clone());
+            Self::new(store, SfnClient::new(sdk), SqsClient::new(sdk), provider)
+        }))
     }
 }
 

@@ -4,7 +4,7 @@
 //! write got there first.
 
 use crate::{
-    config::{required, sdk_config, ConfigError},
+    config::{required, sdk_config, ConfigError, Connect},
     domain::failure::FailureCode,
     store::{Store, StoreError},
     workflow::ExecutionInput,
@@ -31,12 +31,21 @@ impl Reconciler {
     /// # Errors
     /// [`ConfigError`] when the table is not named.
     pub async fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self::connect_from_env()?(&sdk_config().await))
+    }
+
+    /// Reads and checks `TABLE_NAME` now; builds the client later (see [`Connect`]).
+    ///
+    /// # Errors
+    /// [`ConfigError`] when the table is not named.
+    pub fn connect_from_env() -> Result<Connect<Self>, ConfigError> {
         let table = required("TABLE_NAME")?;
-        let sdk = sdk_config().await;
-        Ok(Self::new(Store::new(
-            aws_sdk_dynamodb::Client::new(&sdk),
-            table,
-        )))
+        Ok(Box::new(move |sdk| {
+            Self::new(Store::new(
+                aws_sdk_dynamodb::Client::new(sdk),
+                table.clone(),
+            ))
+        }))
     }
 
     /// Handles one "Step Functions Execution Status Change" event; returns whether it marked a
