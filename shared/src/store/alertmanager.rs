@@ -13,7 +13,7 @@
 use super::{
     item::{from_item, key, to_item, AlertmanagerItem, Item},
     schema::*,
-    write::{n, s, sdk_error, unbuilt, Outcome, Values},
+    write::{n, s, unbuilt, Outcome, Values},
     Store, StoreError,
 };
 use crate::domain::{etag::ResourceVersion, names::TenantName};
@@ -141,31 +141,12 @@ impl Alertmanager<'_> {
 
     /// Every Alertmanager item of a tenant (strongly consistent), raw.
     async fn items(&self, tenant: &str) -> Result<Vec<AlertmanagerItem>, StoreError> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .store
-                .client
-                .query()
-                .table_name(&self.store.table)
-                .consistent_read(true)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .set_expression_attribute_names(Some(names_used("#pk #sk")))
-                .expression_attribute_values(":pk", s(tenant_pk(tenant)))
-                .expression_attribute_values(":prefix", s(ALERTMANAGER_SK_PREFIX))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| sdk_error("Query", e))?;
-            for it in out.items.unwrap_or_default() {
-                items.push(decode(it)?);
-            }
-            match out.last_evaluated_key {
-                Some(k) => start = Some(k),
-                None => return Ok(items),
-            }
-        }
+        self.store
+            .query_prefix(tenant, ALERTMANAGER_SK_PREFIX)
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect()
     }
 
     /// The tenant's whole configuration: one `Query` (one per MB).

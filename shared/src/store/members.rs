@@ -9,7 +9,7 @@
 use super::{
     item::{from_item, key, to_item, Item, MemberItem},
     schema::*,
-    write::{s, sdk_error, unbuilt, Outcome},
+    write::{s, unbuilt, Outcome},
     Store, StoreError,
 };
 use crate::domain::{
@@ -99,31 +99,12 @@ impl Members<'_> {
     /// # Errors
     /// [`StoreError`] on DynamoDB failure or a malformed item.
     pub async fn list(&self, tenant: &TenantName) -> Result<Vec<Member>, StoreError> {
-        let mut members = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .store
-                .client
-                .query()
-                .table_name(&self.store.table)
-                .consistent_read(true)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .set_expression_attribute_names(Some(names_used("#pk #sk")))
-                .expression_attribute_values(":pk", s(tenant_pk(tenant.as_str())))
-                .expression_attribute_values(":prefix", s(MEMBER_SK_PREFIX))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| sdk_error("Query", e))?;
-            for it in out.items.unwrap_or_default() {
-                members.push(member(from_item(it)?)?);
-            }
-            match out.last_evaluated_key {
-                Some(k) => start = Some(k),
-                None => return Ok(members),
-            }
-        }
+        self.store
+            .query_prefix(tenant.as_str(), MEMBER_SK_PREFIX)
+            .await?
+            .into_iter()
+            .map(|it| member(from_item(it)?))
+            .collect()
     }
 
     /// The tenant part of a member write: bump its version, conditioned on it being active and

@@ -30,6 +30,10 @@ pub use write::Outcome;
 
 use aws_sdk_dynamodb::Client;
 
+/// The key condition of a tenant partition's items of one kind: the partition `:pk`, sort keys
+/// beginning with `:prefix`.
+const PREFIX_QUERY: &str = "#pk = :pk AND begins_with(#sk, :prefix)";
+
 /// A store failure that is not a domain outcome.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -77,6 +81,40 @@ impl Store {
     /// The SDK client.
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// Every item of `tenant`'s partition whose sort key starts with `prefix`, strongly
+    /// consistent, following every page (one `Query` per MB).
+    ///
+    /// # Errors
+    /// [`StoreError`] on DynamoDB failure.
+    pub(crate) async fn query_prefix(
+        &self,
+        tenant: &str,
+        prefix: &str,
+    ) -> Result<Vec<item::Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .key_condition_expression(PREFIX_QUERY)
+                .set_expression_attribute_names(Some(schema::names_used(PREFIX_QUERY)))
+                .expression_attribute_values(":pk", write::s(schema::tenant_pk(tenant)))
+                .expression_attribute_values(":prefix", write::s(prefix))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| write::sdk_error("Query", e))?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => return Ok(items),
+            }
+        }
     }
 
     /// Clusters.

@@ -473,31 +473,10 @@ impl Secrets<'_> {
     /// # Errors
     /// [`StoreError`] on DynamoDB failure.
     pub async fn purge(&self, tenant: &str) -> Result<(), StoreError> {
-        let mut start = None;
-        loop {
-            let out = self
-                .store
-                .client
-                .query()
-                .table_name(&self.store.table)
-                .consistent_read(true)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .set_expression_attribute_names(Some(names_used("#pk #sk")))
-                .expression_attribute_values(":pk", s(tenant_pk(tenant)))
-                .expression_attribute_values(":prefix", s(SECRET_SK_PREFIX))
-                .projection_expression("#pk, #sk")
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| sdk_error("Query", e))?;
-            for it in out.items.unwrap_or_default() {
-                let write = self.store.delete(it, COND_ITEM_EXISTS, Values::new());
-                self.store.write(write, None).await?;
-            }
-            match out.last_evaluated_key {
-                Some(k) => start = Some(k),
-                None => break,
-            }
+        for mut it in self.store.query_prefix(tenant, SECRET_SK_PREFIX).await? {
+            it.retain(|attr, _| attr == PK || attr == SK); // the item's key
+            let write = self.store.delete(it, COND_ITEM_EXISTS, Values::new());
+            self.store.write(write, None).await?;
         }
         let counter = key(tenant_pk(tenant), SECRET_COUNT_SK);
         let write = self.store.delete(counter, COND_ITEM_EXISTS, Values::new());

@@ -221,21 +221,12 @@ impl Dispatcher {
             input.incarnation,
             input.generation,
         );
-        let started = self
-            .sfn
-            .start_execution()
-            .state_machine_arn(&self.state_machine_arn)
-            .name(&name)
-            .input(serde_json::to_string(input)?)
-            .send()
-            .await;
-        match started {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(se)) if se.err().is_execution_already_exists() => Ok(()),
-            Err(e) => Err(DispatchError::Start(
-                aws_sdk_sfn::error::DisplayErrorContext(&e).to_string(),
-            )),
-        }
+        self.start_once(
+            &self.state_machine_arn,
+            &name,
+            serde_json::to_string(input)?,
+        )
+        .await
     }
 
     /// Starts one secret sync; `ExecutionAlreadyExists` (a duplicate delivery) is success. Without
@@ -247,12 +238,19 @@ impl Dispatcher {
         let Some(arn) = &self.secret_sync_arn else {
             return Ok(());
         };
+        self.start_once(arn, &input.execution_name(), serde_json::to_string(input)?)
+            .await
+    }
+
+    /// Starts the execution `name` of `arn`; an existing one of that name (a duplicate
+    /// delivery: names are unique per generation or per triggering record) is success.
+    async fn start_once(&self, arn: &str, name: &str, input: String) -> Result<(), DispatchError> {
         let started = self
             .sfn
             .start_execution()
             .state_machine_arn(arn)
-            .name(input.execution_name())
-            .input(serde_json::to_string(input)?)
+            .name(name)
+            .input(input)
             .send()
             .await;
         match started {

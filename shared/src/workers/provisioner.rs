@@ -294,30 +294,41 @@ impl<P: Provider + SecretCopies> Provisioner<P> {
             Ok(StepOutcome::Reply(output)) => {
                 let output = serde_json::to_string(&output)
                     .map_err(|e| ProvisionError::Malformed(e.to_string()))?;
-                let sent = self
-                    .sfn
-                    .send_task_success()
-                    .task_token(&msg.task_token)
-                    .output(output)
-                    .send()
-                    .await;
-                answered("SendTaskSuccess", sent)
+                self.succeed(&msg.task_token, output).await
             }
             Err(failure) => {
                 if failure.is_transient() {
                     tracing::warn!(error = %failure, name = failure.name(), "transient step failure");
                 }
-                let sent = self
-                    .sfn
-                    .send_task_failure()
-                    .task_token(&msg.task_token)
-                    .error(failure.name())
-                    .cause(failure.cause())
-                    .send()
-                    .await;
-                answered("SendTaskFailure", sent)
+                self.fail(&msg.task_token, failure.name(), failure.cause())
+                    .await
             }
         }
+    }
+
+    /// Answers the task `token` with `SendTaskSuccess` and `output`.
+    async fn succeed(&self, token: &str, output: String) -> Result<(), ProvisionError> {
+        let sent = self
+            .sfn
+            .send_task_success()
+            .task_token(token)
+            .output(output)
+            .send()
+            .await;
+        answered("SendTaskSuccess", sent)
+    }
+
+    /// Answers the task `token` with `SendTaskFailure` under the error name `error`.
+    async fn fail(&self, token: &str, error: &str, cause: String) -> Result<(), ProvisionError> {
+        let sent = self
+            .sfn
+            .send_task_failure()
+            .task_token(token)
+            .error(error)
+            .cause(cause)
+            .send()
+            .await;
+        answered("SendTaskFailure", sent)
     }
 
     /// Handles a secret-sync task: one sync of the secret (reading it and the clusters as they
@@ -347,26 +358,12 @@ impl<P: Provider + SecretCopies> Provisioner<P> {
         match outcome {
             Ok(synced) => {
                 let output = serde_json::json!({ "phase": synced.as_str() }).to_string();
-                let sent = self
-                    .sfn
-                    .send_task_success()
-                    .task_token(&msg.task_token)
-                    .output(output)
-                    .send()
-                    .await;
-                answered("SendTaskSuccess", sent)
+                self.succeed(&msg.task_token, output).await
             }
             Err(failure) => {
                 tracing::warn!(error = %failure, name = failure.name(), "secret sync failed");
-                let sent = self
-                    .sfn
-                    .send_task_failure()
-                    .task_token(&msg.task_token)
-                    .error(failure.name())
-                    .cause(failure.to_string())
-                    .send()
-                    .await;
-                answered("SendTaskFailure", sent)
+                self.fail(&msg.task_token, failure.name(), failure.to_string())
+                    .await
             }
         }
     }
