@@ -12,6 +12,7 @@ Usage: python serve.py [--port N]   (0 = any free port). Prints `READY <port>` o
 """
 
 import argparse
+import base64
 import collections
 import copy
 import ctypes
@@ -37,6 +38,7 @@ from moto.dynamodb.exceptions import (
 )
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
+from moto.dynamodb.responses import DynamoResult
 from moto.dynamodbstreams.models import DynamoDBStreamsBackend
 from moto.sqs.models import Queue
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
@@ -182,6 +184,56 @@ _PARSE = AmazonStateLanguageParser.parse
 _TREES = collections.OrderedDict()
 _TREES_LOCK = threading.Lock()
 _TREES_MAX = 32
+
+
+# moto serializes every response through its generic, shape-driven serializer, which looks each
+# member of each item up under a dozen name aliases: under `make bench-emulator`'s GET run that
+# was 64% of the emulator's CPU (py-spy). The data-plane operations' results are already in wire
+# form (DynamoResult turns moto's DynamoTypes into `{"S": ...}` dicts), so for them the body is
+# that result as JSON, minus the top-level members the output shape lacks and those the serializer
+# would leave out (None), with binary values in base64 as the serializer writes them. Equivalence was
+# checked over the whole test suite with KUPE_EMULATOR_SERIALIZER_CHECK=<file>, which serializes
+# both ways, answers with moto's, and appends every difference to the file (see README/bench).
+# KUPE_EMULATOR_MOTO_SERIALIZER=1 keeps moto's serializer alone.
+_FAST_DYNAMO_OPS = frozenset((
+    "GetItem", "BatchGetItem", "Query", "Scan", "PutItem", "UpdateItem", "DeleteItem",
+    "BatchWriteItem", "TransactGetItems", "TransactWriteItems",
+))
+_moto_execute_result = DynamoResult.execute_result
+_SERIALIZER_CHECK = os.environ.get("KUPE_EMULATOR_SERIALIZER_CHECK")
+_SERIALIZER_CHECK_LOCK = threading.Lock()
+
+
+def _wire(value):
+    if isinstance(value, dict):
+        return {k: _wire(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple, set)):
+        return [_wire(v) for v in value]
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode()
+    return value
+
+
+def _fast_execute_result(self, context):
+    op = context.operation_model.name
+    if op not in _FAST_DYNAMO_OPS:
+        return _moto_execute_result(self, context)
+    members = context.operation_model.output_shape.members
+    result = {k: v for k, v in self.result.items() if k in members}
+    body = json.dumps(_wire(result), separators=(",", ":"))
+    fast = (200, {"Content-Type": "application/x-amz-json-1.0"}, body)
+    if _SERIALIZER_CHECK:
+        moto = _moto_execute_result(self, context)
+        if (moto[0], moto[1], json.loads(moto[2] or "null")) != (fast[0], fast[1], json.loads(body)):
+            with _SERIALIZER_CHECK_LOCK, open(_SERIALIZER_CHECK, "a") as f:
+                f.write(json.dumps({"op": op, "moto": [moto[0], dict(moto[1]), moto[2]],
+                                    "fast": [fast[0], fast[1], body]}) + "\n")
+        return moto
+    return fast
+
+
+if os.environ.get("KUPE_EMULATOR_MOTO_SERIALIZER") != "1":
+    DynamoResult.execute_result = _fast_execute_result
 
 
 # moto finds the backend for a request's host by trying every service's URL patterns in turn

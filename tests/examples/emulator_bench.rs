@@ -115,6 +115,7 @@ async fn main() {
     }
     let (small_median, small_worst) = creates(app, "a").await;
 
+    eprintln!("phase patch {:?}", std::time::SystemTime::now());
     let (patch_rate, patch_bad) = rate(|c, i| async move {
         let cpu = if i % 2 == 0 { "2" } else { "3" };
         let r = app
@@ -130,11 +131,13 @@ async fn main() {
     for i in 0..5 {
         lc.wait_for(&format!("c{i}"), 600, done).await;
     }
+    eprintln!("phase get {:?}", std::time::SystemTime::now());
     let (get_rate, get_bad) = rate(|c, _| async move {
         let r = app.req(M::GET, &app.cluster(&format!("c{c}"))).send().await;
         r.status.is_success()
     })
     .await;
+    eprintln!("phase end {:?}", std::time::SystemTime::now());
     println!(
         "emulator RSS after the PATCH and GET runs: {:.0} MiB",
         rss_mib()
