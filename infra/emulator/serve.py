@@ -178,12 +178,78 @@ if os.environ.get("KUPE_EMULATOR_MOTO_TRANSACT") != "1":
 
 
 # moto parses the definition again (ANTLR, in Python) for every execution: half its CPU under
-# load. The parse tree of a definition never changes, so it is kept; each execution still gets
-# its own program, built from the tree (the cheap part), so no state is shared between them.
+# load. The parse tree of a definition never changes, so it is kept, and with it the program
+# built from it (see _SHARE_PROGRAMS below for why executions can share that).
 _PARSE = AmazonStateLanguageParser.parse
 _TREES = collections.OrderedDict()
 _TREES_LOCK = threading.Lock()
 _TREES_MAX = 32
+
+
+# Two more costs of moto's executor, paid per task state, 26% of the emulator's CPU under the
+# PATCH bench (py-spy): it builds a new boto3 client (loading the service model from disk) for
+# every service call a task makes, and a new JSONPath parser (ply builds its LALR tables) for
+# every path it reads. Clients are thread-safe and built the same way for a (region, service)
+# (the credentials argument is not used), and a parsed path is an immutable tree: both are kept.
+# KUPE_EMULATOR_MOTO_EXECUTOR_CACHES=0 keeps moto's behaviour.
+def _install_executor_caches():
+    import importlib
+
+    from jsonpath_ng.ext import parse as jsonpath_parse
+    from moto.stepfunctions.parser.asl.utils import boto_client as boto_client_module
+    from moto.stepfunctions.parser.asl.utils import json_path as json_path_module
+
+    build = boto_client_module.boto_client_for
+    clients = {}
+    clients_lock = threading.Lock()
+
+    def boto_client_for(region, service, state_credentials=None):
+        key = (region, service)
+        with clients_lock:
+            client = clients.get(key)
+            if client is None:
+                client = clients[key] = build(region=region, service=service)
+        return client
+
+    service = "moto.stepfunctions.parser.asl.component.state.exec.state_task.service."
+    for name in ("dynamodb", "sqs", "events", "sfn"):
+        module = importlib.import_module(f"{service}state_task_service_{name}")
+        module.boto_client_for = boto_client_for
+    json_path_module.parse = functools.lru_cache(maxsize=4096)(jsonpath_parse)
+
+
+if os.environ.get("KUPE_EMULATOR_MOTO_EXECUTOR_CACHES") != "0":
+    _install_executor_caches()
+
+
+# moto tokenizes and parses an UpdateExpression for every UpdateItem and transaction item (20%
+# of the emulator's CPU under the PATCH bench). Our expressions are a few dozen constants, and
+# the parsed tree is mutated afterwards (the validator puts the values in), so each parse is
+# kept pickled and every use gets a fresh tree from it, which is several times cheaper than
+# parsing. KUPE_EMULATOR_MOTO_EXECUTOR_CACHES=0 turns this off too.
+def _install_update_expression_cache():
+    import pickle
+
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    parse = UpdateExpressionParser.make.__func__
+    parsed = {}
+
+    def make(cls, expression_str):
+        blob = parsed.get(expression_str)
+        if blob is not None:
+            return pickle.loads(blob)
+        tree = parse(cls, expression_str)
+        if len(parsed) < 4096:
+            parsed[expression_str] = pickle.dumps(tree)
+            return pickle.loads(parsed[expression_str])
+        return tree
+
+    UpdateExpressionParser.make = classmethod(make)
+
+
+if os.environ.get("KUPE_EMULATOR_MOTO_EXECUTOR_CACHES") != "0":
+    _install_update_expression_cache()
 
 
 # moto serializes every response through its generic, shape-driven serializer, which looks each
@@ -261,13 +327,48 @@ def _parse_cached(definition):
         if tree is not None:
             _TREES.move_to_end(definition)
     if tree is not None:
-        return Preprocessor().visit(tree), tree
-    program, tree = _PARSE(definition)
+        if _SHARE_PROGRAMS:
+            return tree
+        return Preprocessor().visit(tree[1]), tree[1]
+    program, parsed = _PARSE(definition)
+    if _SHARE_PROGRAMS:
+        _fix_heap_keys(program)
     with _TREES_LOCK:
-        _TREES[definition] = tree
+        _TREES[definition] = (program, parsed)
         while len(_TREES) > _TREES_MAX:
             _TREES.popitem(last=False)
-    return program, tree
+    return program, parsed
+
+
+# Building the program from the cached tree still took 38% of the emulator's CPU under the
+# PATCH bench (py-spy), once per execution. Executions can share one program: its components
+# keep every per-execution value (retry attempts, backoff, the stack) in the execution's
+# environment (`env.heap`, keyed by the component's `heap_key`), and no component assigns to
+# itself while evaluating (checked over moto's component classes with an AST scan; the Map and
+# Parallel states, which we do not use, were not checked). The one exception is `heap_key`
+# itself, drawn lazily on first use: two executions racing there could store a retry count
+# under two keys, so every key is drawn here, before the program is shared.
+# KUPE_EMULATOR_SHARE_PROGRAMS=0 builds one program per execution, as moto does.
+_SHARE_PROGRAMS = os.environ.get("KUPE_EMULATOR_SHARE_PROGRAMS", "1") != "0"
+
+
+def _fix_heap_keys(program):
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+
+    seen = set()
+    pending = [program]
+    while pending:
+        obj = pending.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, EvalComponent):
+            obj.heap_key  # noqa: B018 (draws the key now)
+            pending.extend(vars(obj).values())
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            pending.extend(obj)
+        elif isinstance(obj, dict):
+            pending.extend(obj.values())
 
 
 # On unless KUPE_EMULATOR_PARSE_CACHE=0. (It was off for a while: executions started close
