@@ -252,6 +252,23 @@ if os.environ.get("KUPE_EMULATOR_MOTO_EXECUTOR_CACHES") != "0":
     _install_update_expression_cache()
 
 
+# The emulator's memory grew for as long as it ran (about 12 MiB a minute under `make soak`, more
+# once it got faster): moto's `BaseModel.__new__` appends every model object it ever creates to
+# its class's `instances_tracked` list, for its dashboard's `/moto-api/data.json` and S3's reset.
+# Every DynamoDB Item (each write, each stream image, each rollback copy), stream record, SQS
+# message and per-execution state machine clone stayed reachable from there after moto itself
+# had let go of it (`/_kupe/referrers` found it). We use neither consumer, so nothing is tracked.
+# KUPE_EMULATOR_TRACK_INSTANCES=1 keeps moto's behaviour.
+def _untracked_new(cls, *args, **kwargs):
+    return object.__new__(cls)
+
+
+if os.environ.get("KUPE_EMULATOR_TRACK_INSTANCES") != "1":
+    from moto.core.common_models import BaseModel as _MotoBaseModel
+
+    _MotoBaseModel.__new__ = _untracked_new
+
+
 # moto serializes every response through its generic, shape-driven serializer, which looks each
 # member of each item up under a dozen name aliases: under `make bench-emulator`'s GET run that
 # was 64% of the emulator's CPU (py-spy). The data-plane operations' results are already in wire
@@ -770,6 +787,43 @@ def wrap(app, faults):
             counts = collections.Counter(f"{type(o).__module__}.{type(o).__qualname__}"
                                          for o in gc.get_objects())
             payload = json.dumps(counts.most_common(60)).encode()
+            start_response("200 OK", [("Content-Type", "application/json"),
+                                      ("Content-Length", str(len(payload)))])
+            return [payload]
+        if environ.get("PATH_INFO") == "/_kupe/referrers":
+            # Who holds objects of a type (`?type=module.Qualname`): for a few samples, the chains
+            # of referrers up to 4 levels, by type name (the leak hunt's second step).
+            import gc
+            import urllib.parse
+            wanted = urllib.parse.parse_qs(environ.get("QUERY_STRING", "")).get("type", [""])[0]
+            objs = [o for o in gc.get_objects()
+                    if f"{type(o).__module__}.{type(o).__qualname__}" == wanted]
+            samples = objs[:: max(1, len(objs) // 5)][:5]
+            del objs
+            chains = []
+
+            def describe(o):
+                name = f"{type(o).__module__}.{type(o).__qualname__}"
+                if isinstance(o, dict):
+                    name += f"(len={len(o)} keys={list(o)[:4]!r})"
+                elif isinstance(o, list):
+                    name += f"(len={len(o)})"
+                return name
+
+            for sample in samples:
+                level = [sample]
+                chain = []
+                for _ in range(4):
+                    refs = [r for r in gc.get_referrers(*level)
+                            if r is not samples and r is not level and r is not chain
+                            and not type(r).__name__ == "frame"]
+                    chain.append([describe(r) for r in refs[:6]])
+                    level = refs[:3]
+                    if not level:
+                        break
+                chains.append(chain)
+            del samples, level
+            payload = json.dumps(chains, indent=1).encode()
             start_response("200 OK", [("Content-Type", "application/json"),
                                       ("Content-Length", str(len(payload)))])
             return [payload]
