@@ -41,20 +41,33 @@ pub fn arm_fault(target: &str, action: &str, scope: &str, count: u32) {
 }
 
 fn post_json(url: &str, body: &str) {
-    // A tiny blocking HTTP/1.1 POST, to keep the harness free of an HTTP client dependency.
+    let resp = http("POST", url, body);
+    assert!(
+        resp.starts_with("HTTP/1.1 204") || resp.starts_with("HTTP/1.0 204"),
+        "{resp}"
+    );
+}
+
+/// A tiny blocking HTTP/1.1 request (the whole response, status line included), to keep the
+/// harness free of an HTTP client dependency.
+fn http(method: &str, url: &str, body: &str) -> String {
     use std::io::{Read, Write};
     let rest = url.strip_prefix("http://").expect("http url");
     let (host, path) = rest
         .split_once('/')
         .map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
     let mut s = std::net::TcpStream::connect(host).expect("connect emulator");
-    write!(s, "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
     let mut resp = String::new();
     s.read_to_string(&mut resp).unwrap();
-    assert!(
-        resp.starts_with("HTTP/1.1 204") || resp.starts_with("HTTP/1.0 204"),
-        "{resp}"
-    );
+    resp
+}
+
+/// The emulator's `GET /_kupe/stats` (RSS and the sizes its janitor bounds), as JSON.
+pub fn emulator_stats() -> serde_json::Value {
+    let resp = http("GET", &format!("{}/_kupe/stats", emulator_url()), "");
+    let body = resp.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
 }
 
 /// Arms a fault that lets the next `count` calls of `target` whose body contains `scope` land,
