@@ -41,6 +41,29 @@ pub struct ExecutionInput {
     /// For a teardown: what the `ReleaseSlot` state gives back to the tenant's pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pool_release: Option<PoolRelease>,
+    /// The operation's execution count: absent for the first, 2 and up for a retry (its
+    /// execution is named [`retry_execution_name`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u64>,
+}
+
+impl ExecutionInput {
+    /// The execution's name: [`execution_name`] for the first attempt, [`retry_execution_name`]
+    /// for a retry.
+    pub fn execution_name(&self) -> String {
+        let first = execution_name(&self.tenant, &self.name, self.incarnation, self.generation);
+        match self.attempt {
+            Some(a) if a > 1 => retry_execution_name(&first, a),
+            _ => first,
+        }
+    }
+}
+
+/// The execution name of a retry: the first attempt's name (the operation id) and `-a<attempt>`,
+/// so one retry starts one execution. At most 71 + 2 + 3 = 76 characters for the attempts the
+/// API allows (up to 100).
+pub fn retry_execution_name(first: &str, attempt: u64) -> String {
+    format!("{first}-a{attempt}")
 }
 
 /// A cluster's resources negated, in exact units, as the decimal strings DynamoDB's `N` takes:
