@@ -320,6 +320,29 @@ mod tests {
     }
 
     #[test]
+    fn a_retry_execution_name_stays_within_the_limit_for_every_allowed_attempt() {
+        let long = "a".repeat(63);
+        let first = execution_name(&long, &long, u64::MAX, u64::MAX);
+        let last = retry_execution_name(&first, crate::api::operations::MAX_OPERATION_ATTEMPTS);
+        assert!(last.len() <= MAX_EXECUTION_NAME, "{last} ({})", last.len());
+        assert_ne!(retry_execution_name(&first, 2), first);
+        let input = |attempt| ExecutionInput {
+            tenant: "t".into(),
+            name: "n".into(),
+            incarnation: 3,
+            generation: 4,
+            action: Action::Provision,
+            from_phase: String::new(),
+            pool_release: None,
+            attempt,
+        };
+        let first = execution_name("t", "n", 3, 4);
+        assert_eq!(input(None).execution_name(), first);
+        assert_eq!(input(Some(1)).execution_name(), first);
+        assert_eq!(input(Some(2)).execution_name(), format!("{first}-a2"));
+    }
+
+    #[test]
     fn secret_execution_names_are_valid_and_distinct_per_trigger() {
         let input = |generation, trigger: &str| SecretSyncInput {
             tenant: "a".repeat(63),

@@ -446,6 +446,31 @@ mod tests {
     }
 
     #[test]
+    fn a_retry_of_the_same_generation_calls_for_its_own_execution_of_the_recorded_type() {
+        use crate::domain::{operation::OpRecord, operation::OpType, phase::Phase};
+        // an upgrade that failed, then retried: the same generation, one more attempt
+        let mut failed = ClusterBuilder::new("prod")
+            .running()
+            .generation(2)
+            .degraded("CapacityUnavailable")
+            .build();
+        failed.op = OpRecord::accepted(OpType::Upgrade, "2026-01-01T00:00:00Z");
+        let mut retried = failed.clone();
+        retried.status.phase = Phase::Pending;
+        retried.op.attempt = 2;
+        let input = execution_for(&image(&retried), &image(&failed)).unwrap();
+        assert_eq!(
+            (input.generation, input.action, input.attempt),
+            (2, Action::Upgrade, Some(2))
+        );
+        assert!(input.execution_name().ends_with("-a2"));
+        // later status writes of the retry call for nothing
+        assert!(execution_for(&image(&retried), &image(&retried)).is_none());
+        // nor does a status write of the failed attempt
+        assert!(execution_for(&image(&failed), &image(&failed)).is_none());
+    }
+
+    #[test]
     fn a_new_generation_calls_for_one_execution_and_a_status_write_for_none() {
         let before = ClusterBuilder::new("prod").running().build();
         let resized = ClusterBuilder::new("prod").running().generation(2).build();
