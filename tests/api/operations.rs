@@ -383,3 +383,90 @@ async fn operations_page_newest_first_and_unknown_ones_are_404() {
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_update_and_a_failed_teardown_are_retried_to_their_end() {
+    // GIVEN a provider whose update (Apply) and teardown (ControlPlane) of prod fail once
+    let lc = LifecycleApp::spawn(|c| {
+        let failing = |action, step: &str| StepFailure {
+            rule: Rule {
+                action,
+                cluster: "prod".into(),
+            },
+            code: FailureCode::InternalError,
+            step: step.into(),
+        };
+        c.fail_step = vec![
+            failing(Action::Update, "Apply"),
+            failing(Action::Delete, "ControlPlane"),
+        ];
+    })
+    .await;
+    let app = &lc.app;
+    let created = create(app, "prod").await;
+    follow(app, "prod", &created, 60, |o| state(o) == "Succeeded").await;
+    // WHEN a resize fails, THEN its operation is Failed; a retry brings it to Succeeded
+    let r = app
+        .req(M::PATCH, &app.cluster("prod"))
+        .json(json!({"resources": {"cpu": "3"}}))
+        .send()
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let update = r.header("Operation-Id").unwrap().to_string();
+    let failed = follow(app, "prod", &update, 60, |o| state(o) != "Running").await;
+    let failed = failed.last().unwrap();
+    assert_eq!(
+        (state(failed), &failed["type"], &failed["error"]["code"]),
+        ("Failed", &json!("update"), &json!("InternalError")),
+        "{failed}"
+    );
+    let r = app
+        .req(M::POST, &format!("{}/retry", op(app, "prod", &update)))
+        .send()
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    follow(app, "prod", &update, 60, |o| state(o) == "Succeeded").await;
+    let c = lc
+        .wait_for("prod", 10, |c| c["status"]["phase"] == "Running")
+        .await;
+    assert_eq!(c["status"]["observedGeneration"], 2);
+    assert_eq!(
+        c["status"]["metrics"]["cpuCores"], 3.0,
+        "the retry applied it"
+    );
+    // WHEN the teardown fails, THEN a retry finishes it: the cluster is gone
+    let r = app.req(M::DELETE, &app.cluster("prod")).send().await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let teardown = r.header("Operation-Id").unwrap().to_string();
+    let failed = follow(app, "prod", &teardown, 60, |o| state(o) != "Running").await;
+    let failed = failed.last().unwrap();
+    assert_eq!(
+        (state(failed), &failed["type"]),
+        ("Failed", &json!("delete"))
+    );
+    let steps = failed["steps"].as_array().unwrap();
+    assert_eq!(
+        (&steps[0]["state"], &steps[1]["state"]),
+        (&json!("Succeeded"), &json!("Failed")),
+        "{failed}"
+    );
+    let r = app
+        .req(M::POST, &format!("{}/retry", op(app, "prod", &teardown)))
+        .send()
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    lc.wait_for("prod", 60, Value::is_null).await;
+    // and the tenant's pool gets the resources back (the state after the tombstone's)
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let t = app
+            .req(M::GET, &format!("/api/v1/tenants/{}", app.tenant))
+            .send()
+            .await;
+        if t.body["status"]["allocatedResources"]["cpu"] == "0" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not released: {}", t.body);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
