@@ -78,6 +78,9 @@ CreateClusterFunction create-cluster 201
 ListClustersFunction list-clusters 200
 GetClusterFunction get-cluster 200
 UpdateClusterFunction update-cluster 200
+ListOperationsFunction list-operations 200
+GetOperationFunction get-operation 200
+RetryOperationFunction retry-operation 409
 GetKubeconfigFunction get-kubeconfig 503
 CreateApiKeyFunction create-apikey 201
 ListApiKeysFunction list-apikeys 200

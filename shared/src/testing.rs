@@ -55,6 +55,12 @@ impl ClusterBuilder {
             status: Status::pending(now),
             write_token: Some("fixture".into()),
             ha_since_generation: None,
+            op: crate::domain::operation::OpRecord {
+                op_type: Some(crate::domain::operation::OpType::Create),
+                started_at: Some(now.into()),
+                attempt: 1,
+                steps: Vec::new(),
+            },
         };
         Self { cluster }
     }

@@ -41,6 +41,29 @@ pub struct ExecutionInput {
     /// For a teardown: what the `ReleaseSlot` state gives back to the tenant's pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pool_release: Option<PoolRelease>,
+    /// The operation's execution count: absent for the first, 2 and up for a retry (its
+    /// execution is named [`retry_execution_name`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u64>,
+}
+
+impl ExecutionInput {
+    /// The execution's name: [`execution_name`] for the first attempt, [`retry_execution_name`]
+    /// for a retry.
+    pub fn execution_name(&self) -> String {
+        let first = execution_name(&self.tenant, &self.name, self.incarnation, self.generation);
+        match self.attempt {
+            Some(a) if a > 1 => retry_execution_name(&first, a),
+            _ => first,
+        }
+    }
+}
+
+/// The execution name of a retry: the first attempt's name (the operation id) and `-a<attempt>`,
+/// so one retry starts one execution. At most 71 + 2 + 3 = 76 characters for the attempts the
+/// API allows (up to 100).
+pub fn retry_execution_name(first: &str, attempt: u64) -> String {
+    format!("{first}-a{attempt}")
 }
 
 /// A cluster's resources negated, in exact units, as the decimal strings DynamoDB's `N` takes:
@@ -294,6 +317,29 @@ mod tests {
             execution_name("t", "n", 3, 4),
             execution_name("t", "n", 3, 4)
         );
+    }
+
+    #[test]
+    fn a_retry_execution_name_stays_within_the_limit_for_every_allowed_attempt() {
+        let long = "a".repeat(63);
+        let first = execution_name(&long, &long, u64::MAX, u64::MAX);
+        let last = retry_execution_name(&first, crate::api::operations::MAX_OPERATION_ATTEMPTS);
+        assert!(last.len() <= MAX_EXECUTION_NAME, "{last} ({})", last.len());
+        assert_ne!(retry_execution_name(&first, 2), first);
+        let input = |attempt| ExecutionInput {
+            tenant: "t".into(),
+            name: "n".into(),
+            incarnation: 3,
+            generation: 4,
+            action: Action::Provision,
+            from_phase: String::new(),
+            pool_release: None,
+            attempt,
+        };
+        let first = execution_name("t", "n", 3, 4);
+        assert_eq!(input(None).execution_name(), first);
+        assert_eq!(input(Some(1)).execution_name(), first);
+        assert_eq!(input(Some(2)).execution_name(), format!("{first}-a2"));
     }
 
     #[test]

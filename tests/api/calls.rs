@@ -78,11 +78,23 @@ async fn each_handler_makes_the_minimum_number_of_aws_calls() {
             read,
         ),
         case(
+            // the new generation and the archive of the operation it replaces, in one
+            // transaction
             "PATCH If-Match",
             M::PATCH,
             app.cluster("prod"),
             Some(json!({"alerts": {"cpu": "high"}})),
             Some(("If-Match", etag.as_str())),
+            StatusCode::OK,
+            &["BatchGetItem", "TransactWriteItems"],
+        ),
+        case(
+            // metadata only: no new generation, no operation
+            "labels PATCH",
+            M::PATCH,
+            app.cluster("prod"),
+            Some(json!({"labels": {"team": "a"}})),
+            None,
             StatusCode::OK,
             read_write,
         ),
@@ -125,13 +137,14 @@ async fn each_handler_makes_the_minimum_number_of_aws_calls() {
             &["BatchGetItem", "TransactWriteItems"],
         ),
         case(
+            // Terminating and the archive of the operation the teardown replaces
             "DELETE",
             M::DELETE,
             app.cluster("prod"),
             None,
             None,
             StatusCode::NO_CONTENT,
-            read_write,
+            &["BatchGetItem", "TransactWriteItems"],
         ),
         case(
             "repeat DELETE",

@@ -68,6 +68,7 @@ async fn every_record_delivered_one_two_or_five_times_starts_exactly_one_executi
         action: kupe_shared::workflow::Action::Update,
         from_phase: String::new(),
         pool_release: None,
+        attempt: None,
     };
     assert!(app
         .ctx
@@ -329,19 +330,24 @@ async fn a_start_delivered_twice_makes_two_check_chains_and_one_answer() {
         !kinds.contains(&"TaskFailed") && !kinds.contains(&"TaskTimedOut"),
         "{kinds:?}"
     );
-    // … and the provider's state was written once
-    let sim = lc
-        .app
-        .items()
-        .await
+    // … and the provider's state was written once, each step performed once
+    let items = lc.app.items().await;
+    let sim: Vec<&str> = items
         .iter()
         .filter(|i| {
             i.get("pk")
                 .and_then(|v| v.as_s().ok())
                 .is_some_and(|p| p.starts_with("SIM#"))
         })
-        .count();
-    assert_eq!(sim, 2, "one operation and one CA");
+        .filter_map(|i| i.get("sk").and_then(|v| v.as_s().ok()).map(String::as_str))
+        .collect();
+    let performed = sim.iter().filter(|sk| sk.starts_with("DONE#")).count();
+    assert_eq!(
+        sim.len() - performed,
+        2,
+        "one operation and one CA: {sim:?}"
+    );
+    assert_eq!(performed, 3, "each of the three steps once: {sim:?}");
 }
 
 /// Issue 13: a lost re-check message means no more heartbeats: the task times out, the state
@@ -446,17 +452,22 @@ async fn a_lost_check_message_times_the_task_out_and_the_retried_start_finishes_
         })
         .count();
     assert_eq!(answers, 1);
-    // … and the provider's state was written once
-    let sim = lc
-        .app
-        .items()
-        .await
+    // … and the provider's state was written once, each step performed once
+    let items = lc.app.items().await;
+    let sim: Vec<&str> = items
         .iter()
         .filter(|i| {
             i.get("pk")
                 .and_then(|v| v.as_s().ok())
                 .is_some_and(|p| p.starts_with("SIM#"))
         })
-        .count();
-    assert_eq!(sim, 2, "one operation and one CA");
+        .filter_map(|i| i.get("sk").and_then(|v| v.as_s().ok()).map(String::as_str))
+        .collect();
+    let performed = sim.iter().filter(|sk| sk.starts_with("DONE#")).count();
+    assert_eq!(
+        sim.len() - performed,
+        2,
+        "one operation and one CA: {sim:?}"
+    );
+    assert_eq!(performed, 3, "each of the three steps once: {sim:?}");
 }

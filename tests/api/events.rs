@@ -34,6 +34,10 @@ async fn every_api_event_is_served_by_its_function() {
         ("list-clusters", StatusCode::OK),
         ("get-cluster", StatusCode::OK),
         ("update-cluster", StatusCode::OK),
+        // the create's operation, replaced by the update's: listed, read, not retryable
+        ("list-operations", StatusCode::OK),
+        ("get-operation", StatusCode::OK),
+        ("retry-operation", StatusCode::CONFLICT),
         ("get-kubeconfig", StatusCode::SERVICE_UNAVAILABLE),
         ("create-apikey", StatusCode::CREATED),
         ("list-apikeys", StatusCode::OK),

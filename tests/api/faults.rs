@@ -9,7 +9,8 @@ use serde_json::json;
 async fn a_patch_whose_reply_was_lost_still_succeeds_once() {
     let app = TestApp::spawn().await;
     let etag = app.create("prod").await.etag();
-    app.arm_fault("UpdateItem", "commit_then_500").await;
+    // a new generation is one transaction with the archive of the operation it replaces
+    app.arm_fault("TransactWriteItems", "commit_then_500").await;
     app.calls.reset();
     let r = app
         .req(M::PATCH, &app.cluster("prod"))
@@ -74,7 +75,7 @@ async fn a_create_whose_reply_was_lost_is_201_not_409() {
 async fn a_delete_whose_reply_was_lost_is_204() {
     let app = TestApp::spawn().await;
     let etag = app.create("prod").await.etag();
-    app.arm_fault("UpdateItem", "commit_then_500").await;
+    app.arm_fault("TransactWriteItems", "commit_then_500").await;
     app.calls.reset();
     let r = app
         .req(M::DELETE, &app.cluster("prod"))
@@ -154,17 +155,35 @@ async fn throttled_writes_are_503_throttled_and_write_nothing() {
     let app = TestApp::spawn().await;
     let etag = app.create("prod").await.etag();
     let before = app.items().await;
-    for (target, error) in [
-        ("UpdateItem", "ThrottlingException"),
-        ("UpdateItem", "RequestLimitExceeded"),
-        ("UpdateItem", "TransactionConflictException"),
+    for (target, error, body) in [
+        // a rollout field: the new generation and the operation's archive, one transaction
+        (
+            "TransactWriteItems",
+            "ThrottlingException",
+            json!({"alerts": {"cpu": "high"}}),
+        ),
+        (
+            "TransactWriteItems",
+            "RequestLimitExceeded",
+            json!({"alerts": {"cpu": "high"}}),
+        ),
+        (
+            "TransactWriteItems",
+            "TransactionConflictException",
+            json!({"alerts": {"cpu": "high"}}),
+        ),
+        // metadata only: one UpdateItem
+        (
+            "UpdateItem",
+            "ThrottlingException",
+            json!({"labels": {"team": "a"}}),
+        ),
     ] {
         app.arm_error(target, error, 400, SDK_ATTEMPTS).await;
         let r = app
             .req(M::PATCH, &app.cluster("prod"))
             .header("If-Match", &etag)
-            // an alerts change is one UpdateItem (a resize is a transaction with the pool)
-            .json(json!({"alerts": {"cpu": "high"}}))
+            .json(body)
             .send()
             .await;
         is_throttled(&r);

@@ -16,6 +16,7 @@ mod lifecycle;
 mod list;
 mod members;
 mod openapi;
+mod operations;
 mod patch_delete;
 mod races;
 mod retry_after;

@@ -56,6 +56,11 @@ fn statuses(route: Route) -> &'static [&'static str] {
         Route::PutAlertmanagerRoutes | Route::PutAlertmanagerGlobal => {
             &["200", "400", "401", "403", "409", "412", "500", "503"]
         }
+        // operations
+        Route::ListOperations | Route::GetOperation => {
+            &["200", "400", "401", "403", "404", "500", "503"]
+        }
+        Route::RetryOperation => &["202", "400", "401", "403", "404", "409", "500", "503"],
         // managed secrets
         Route::CreateSecret => &["201", "400", "401", "403", "409", "500", "503"],
         Route::ListSecrets => &["200", "400", "401", "403", "500", "503"],

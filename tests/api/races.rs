@@ -130,12 +130,12 @@ async fn sixteen_concurrent_conditional_writes_on_one_version_let_exactly_one_la
             next.generation += 1;
             next.resource_version = ResourceVersion(current.resource_version.0 + 1);
             let app = &app;
-            let expected = current.resource_version;
+            let current = &current;
             async move {
                 app.ctx
                     .store
                     .clusters()
-                    .update_spec(&next, expected, &format!("w{round}-{i}"))
+                    .update_spec(&next, current, &format!("w{round}-{i}"))
                     .await
                     .unwrap()
             }

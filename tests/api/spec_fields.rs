@@ -400,12 +400,7 @@ async fn the_delete_condition_itself_refuses_a_protected_cluster() {
     // WHEN a deletion is written at exactly its version, skipping the use case's check
     let next = deletion_of(&current);
     let out = clusters
-        .mark_deleting(
-            &next,
-            current.resource_version,
-            DeletionGuard::Honoured,
-            "t1",
-        )
+        .mark_deleting(&next, &current, DeletionGuard::Honoured, "t1")
         .await
         .unwrap();
     // THEN the condition refuses it and hands back the protected cluster

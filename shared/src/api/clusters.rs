@@ -15,6 +15,7 @@ use crate::{
         labels::Selector,
         names::ClusterName,
         now_rfc3339,
+        operation::{action_of, OpRecord, OpType, Operation},
         page::encode_continue,
         phase::Phase,
         plan::Plan,
@@ -205,16 +206,18 @@ fn tenant_terminating() -> ApiError {
 /// teardown) and the next version. `DELETE` of a cluster and a tenant's cascade both write
 /// this, with [`crate::store::clusters::Clusters::mark_deleting`] at `current`'s version.
 pub fn deletion_of(current: &Cluster) -> Cluster {
+    let now = now_rfc3339();
     Cluster {
         generation: current.generation + 1,
         resource_version: ResourceVersion(current.resource_version.0 + 1),
-        updated_at: now_rfc3339(),
+        updated_at: now.clone(),
         status: Status {
             phase: Phase::Terminating,
             reason: Some("DeleteRequested".into()),
             message: Some("Waiting for the teardown workflow".into()),
             ..current.status.clone()
         },
+        op: OpRecord::accepted(OpType::Delete, &now),
         ..current.clone()
     }
 }
@@ -235,6 +238,11 @@ fn kept_changing() -> ApiError {
 
 fn reply(status: StatusCode, c: &Cluster) -> Reply {
     Reply::with_status(status, c.to_json()).etag(c.resource_version.etag())
+}
+
+/// The `Operation-Id` of `c`'s current operation.
+fn operation_id(c: &Cluster) -> String {
+    Operation::current(c).id
 }
 
 fn live(stored: Option<StoredCluster>) -> Option<Cluster> {
@@ -318,9 +326,9 @@ impl UseCase for CreateCluster {
             .await?;
         match created {
             CreateOutcome::Created => {
-                session
-                    .close(ctx, reply(StatusCode::CREATED, &cluster))
-                    .await
+                let created =
+                    reply(StatusCode::CREATED, &cluster).operation(operation_id(&cluster));
+                session.close(ctx, created).await
             }
             CreateOutcome::SlotRefused(None) => Err(ApiError::not_a_member()),
             CreateOutcome::SlotRefused(Some(t)) => {
@@ -439,22 +447,25 @@ impl UseCase for UpdateCluster {
             } else {
                 current.generation + 1
             };
-            let next = Cluster {
+            let now = now_rfc3339();
+            let mut next = Cluster {
                 ha_since_generation: current.ha_since_after(&spec, generation),
                 spec,
                 meta,
                 generation,
                 resource_version: ResourceVersion(current.resource_version.0 + 1),
-                updated_at: now_rfc3339(),
+                updated_at: now.clone(),
                 ..current.clone()
             };
+            if generation != current.generation {
+                // A new generation is a new operation, of the type its rollout will be.
+                next.op = OpRecord::accepted(OpType::of(action_of(&next)), &now);
+            }
             let delta = Allocation::of(&next.spec.resources)
                 .minus(&Allocation::of(&current.spec.resources));
             let clusters = ctx.store.clusters();
             let written = if delta.is_zero() {
-                clusters
-                    .update_spec(&next, current.resource_version, &self.token)
-                    .await?
+                clusters.update_spec(&next, &current, &self.token).await?
             } else {
                 let allocated = session
                     .tenant_record
@@ -467,7 +478,7 @@ impl UseCase for UpdateCluster {
                     delta,
                 };
                 match clusters
-                    .resize(&next, current.resource_version, &change, &self.token)
+                    .resize(&next, &current, &change, &self.token)
                     .await?
                 {
                     ResizeOutcome::Cluster(outcome) => *outcome,
@@ -483,7 +494,11 @@ impl UseCase for UpdateCluster {
             };
             match written {
                 Outcome::Written(c) | Outcome::AlreadyOurs(c) => {
-                    return session.close(ctx, reply(StatusCode::OK, &c)).await
+                    let mut updated = reply(StatusCode::OK, &c);
+                    if c.generation != current.generation {
+                        updated = updated.operation(operation_id(&c));
+                    }
+                    return session.close(ctx, updated).await;
                 }
                 Outcome::Absent => return Err(not_found(name)),
                 Outcome::Conflict(_) if names_tags(if_match) => {
@@ -498,7 +513,7 @@ impl UseCase for UpdateCluster {
 
 impl UseCase for DeleteCluster {
     async fn run(self, ctx: &ApiContext) -> Result<Reply, ApiError> {
-        let deleted = || Reply::empty(StatusCode::NO_CONTENT);
+        let deleted = |c: &Cluster| Reply::empty(StatusCode::NO_CONTENT).operation(operation_id(c));
         for _ in 0..MAX_ATTEMPTS {
             let target = Target::Cluster(self.name.as_ref().ok());
             let mut session = Session::open(ctx, &self.caller, Role::Admin, target).await?;
@@ -508,7 +523,7 @@ impl UseCase for DeleteCluster {
             // Already terminating: the DELETE is in effect. Answering 204 even to a stale
             // If-Match keeps a client's retry of a DELETE whose reply was lost from seeing 412.
             if current.status.phase == Phase::Terminating {
-                return session.close(ctx, deleted()).await;
+                return session.close(ctx, deleted(&current)).await;
             }
             // 409 before 412, as everywhere: protection refuses whatever version was named.
             if current.meta.deletion_protection {
@@ -521,20 +536,15 @@ impl UseCase for DeleteCluster {
             let written = ctx
                 .store
                 .clusters()
-                .mark_deleting(
-                    &next,
-                    current.resource_version,
-                    DeletionGuard::Honoured,
-                    &self.token,
-                )
+                .mark_deleting(&next, &current, DeletionGuard::Honoured, &self.token)
                 .await?;
             match written {
                 Outcome::Written(_) | Outcome::AlreadyOurs(_) => {
-                    return session.close(ctx, deleted()).await
+                    return session.close(ctx, deleted(&next)).await
                 }
                 Outcome::Absent => return Err(not_found(name)),
                 Outcome::Conflict(c) if c.status.phase == Phase::Terminating => {
-                    return session.close(ctx, deleted()).await
+                    return session.close(ctx, deleted(&c)).await
                 }
                 // Protected since the read (a concurrent PATCH): whatever If-Match said, the
                 // cluster as it is now refuses deletion.

@@ -11,6 +11,7 @@ pub mod alertmanager;
 pub mod apikeys;
 pub mod clusters;
 pub mod members;
+pub mod operations;
 pub mod plans;
 pub mod secrets;
 pub mod session;

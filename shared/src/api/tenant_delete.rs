@@ -98,7 +98,7 @@ async fn delete_clusters(
             let written = ctx
                 .store
                 .clusters()
-                .mark_deleting(&next, c.resource_version, DeletionGuard::Overridden, token)
+                .mark_deleting(&next, &c, DeletionGuard::Overridden, token)
                 .await?;
             match written {
                 Outcome::Written(_) | Outcome::AlreadyOurs(_) | Outcome::Absent => break,

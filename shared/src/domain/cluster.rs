@@ -9,6 +9,7 @@ use super::{
     labels::{check_annotations, check_labels, KeyValues},
     names::{ClusterName, DisplayName, TenantName},
     network::{EndpointAccess, Network},
+    operation::{OpRecord, OpType, Operation},
     phase::{Condition, ConditionType, Phase},
     plan::Plan,
     quantity::Quantity,
@@ -144,6 +145,8 @@ pub struct Cluster {
     /// The generation that turned `high_availability` on: HA is in place once the workflow has
     /// observed it. `None` while HA is off.
     pub ha_since_generation: Option<u64>,
+    /// What the item records about the current generation's operation.
+    pub op: OpRecord,
 }
 
 /// A validated create request; resources are resolved against the tenant's plan later.
@@ -261,6 +264,7 @@ impl NewCluster {
             status: Status::pending(now),
             write_token: Some(token.to_string()),
             ha_since_generation: self.high_availability.then_some(1),
+            op: OpRecord::accepted(OpType::Create, now),
         }
     }
 }
@@ -447,6 +451,7 @@ impl Cluster {
         if let Some(m) = &self.status.metrics {
             status["metrics"] = Value::Object(m.clone());
         }
+        status["currentOperation"] = Operation::current(self).summary_json();
         if let Some((phase, configured, ready)) = self.ha_status() {
             status["haPhase"] = json!(phase);
             status["haConfigured"] = json!(configured);

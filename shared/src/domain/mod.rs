@@ -11,6 +11,7 @@ pub mod labels;
 pub mod member;
 pub mod names;
 pub mod network;
+pub mod operation;
 pub mod page;
 pub mod phase;
 pub mod plan;

@@ -37,6 +37,9 @@ pub enum Code {
     /// 409: `DELETE` of a cluster whose `deletionProtection` is on (and of a tenant, with
     /// `cascade`, while one of its clusters is protected).
     DeletionProtected,
+    /// 409: `POST …/operations/{id}/retry` of an operation that did not fail, or that a newer
+    /// generation replaced.
+    OperationNotRetryable,
     /// 412: `If-Match` does not match the current version.
     PreconditionFailed,
     /// 429, with `Retry-After`.
@@ -66,7 +69,8 @@ impl Code {
             | Code::Conflict
             | Code::ClustersExist
             | Code::AlreadyTerminating
-            | Code::DeletionProtected => StatusCode::CONFLICT,
+            | Code::DeletionProtected
+            | Code::OperationNotRetryable => StatusCode::CONFLICT,
             Code::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Code::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
@@ -91,6 +95,7 @@ impl Code {
             Code::ClustersExist => "clusters_exist",
             Code::AlreadyTerminating => "already_terminating",
             Code::DeletionProtected => "DeletionProtected",
+            Code::OperationNotRetryable => "OperationNotRetryable",
             Code::PreconditionFailed => "PreconditionFailed",
             Code::RateLimited => "RateLimited",
             Code::InternalError => "InternalError",

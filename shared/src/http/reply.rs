@@ -17,6 +17,8 @@ pub struct Reply {
     pub body: Option<Value>,
     /// `ETag` header, if any.
     pub etag: Option<String>,
+    /// `Operation-Id` header: the operation a write started or is part of.
+    pub operation_id: Option<String>,
 }
 
 impl Reply {
@@ -31,6 +33,7 @@ impl Reply {
             status,
             body: Some(body),
             etag: None,
+            operation_id: None,
         }
     }
 
@@ -40,6 +43,7 @@ impl Reply {
             status,
             body: None,
             etag: None,
+            operation_id: None,
         }
     }
 
@@ -48,13 +52,19 @@ impl Reply {
         self.etag = Some(etag);
         self
     }
+
+    /// Adds an `Operation-Id`.
+    pub fn operation(mut self, id: String) -> Self {
+        self.operation_id = Some(id);
+        self
+    }
 }
 
 /// Renders an outcome as the HTTP response.
 pub fn render(outcome: Result<Reply, ApiError>, request_id: &str) -> Response<Body> {
-    let (status, body, etag, retry_after) = match outcome {
-        Ok(r) => (r.status, r.body, r.etag, None),
-        Err(e) => (e.status(), Some(e.body()), None, e.retry_after()),
+    let (status, body, etag, retry_after, operation) = match outcome {
+        Ok(r) => (r.status, r.body, r.etag, None, r.operation_id),
+        Err(e) => (e.status(), Some(e.body()), None, e.retry_after(), None),
     };
     let mut builder = Response::builder().status(status);
     if let Ok(v) = HeaderValue::from_str(request_id) {
@@ -62,6 +72,9 @@ pub fn render(outcome: Result<Reply, ApiError>, request_id: &str) -> Response<Bo
     }
     if let Some(etag) = etag.and_then(|e| HeaderValue::from_str(&e).ok()) {
         builder = builder.header(header::ETAG, etag);
+    }
+    if let Some(id) = operation.and_then(|o| HeaderValue::from_str(&o).ok()) {
+        builder = builder.header("Operation-Id", id);
     }
     if let Some(secs) = retry_after {
         builder = builder.header(header::RETRY_AFTER, secs.to_string());

@@ -4,7 +4,10 @@
 pub mod simulated;
 
 use crate::{
-    domain::{cluster::Cluster, failure::FailureCode, names::ClusterName, names::TenantName},
+    domain::{
+        cluster::Cluster, failure::FailureCode, names::ClusterName, names::TenantName,
+        operation::OpStep,
+    },
     workflow::{Action, StepOutput},
 };
 
@@ -24,13 +27,19 @@ pub struct Operation {
     pub action: Action,
     /// The cluster's current record, when it still exists.
     pub cluster: Option<Cluster>,
+    /// The operation's execution count (1, or more for a retry).
+    pub attempt: u64,
+    /// The steps of this generation that finished in an earlier attempt: a retry resumes after
+    /// them and does not perform them again.
+    pub finished: Vec<String>,
 }
 
 /// What a step produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepOutcome {
-    /// Answer the task with this output.
-    Reply(StepOutput),
+    /// Answer the task with this output (when done; else check again); the provider's steps
+    /// for the action as they stand ([`crate::domain::operation::steps_of`], in order).
+    Reply(StepOutput, Vec<OpStep>),
     /// Do not answer (a simulated hang): the workflow's heartbeat timeout must catch it.
     NoReply,
 }

@@ -7,7 +7,10 @@
 use super::{Operation, Provider, ProviderError, SecretCopies, SecretCopy, StepOutcome};
 use crate::{
     config::{optional, ConfigError},
-    domain::failure::FailureCode,
+    domain::{
+        failure::FailureCode,
+        operation::{steps_of, OpStep, StepState},
+    },
     store::{
         item::{from_item, key, to_item},
         schema::COND_NEW_ITEM,
@@ -58,6 +61,43 @@ impl Rule {
 /// A failure rule and the code the failure carries.
 pub type CodedRule = (Rule, FailureCode);
 
+/// A failure of one step, on the operation's first attempt only (so a retry succeeds):
+/// `action:cluster:Code@Step`, e.g. `provision:c1:CapacityUnavailable@NodePools`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepFailure {
+    /// Which action of which cluster.
+    pub rule: Rule,
+    /// The code it fails with.
+    pub code: FailureCode,
+    /// The step that fails ([`crate::domain::operation::steps_of`]).
+    pub step: String,
+}
+
+/// The step failures of a `SIM_FAIL` list (its `…@Step` entries; [`parse_fail_list`] takes the
+/// others).
+///
+/// # Errors
+/// A message naming the bad entry.
+pub fn parse_step_failures(s: &str) -> Result<Vec<StepFailure>, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter_map(|e| e.split_once('@').map(|(r, step)| (e, r, step)))
+        .map(|(entry, rule, step)| {
+            let (_, coded) = parse_fail_list(rule)?;
+            let [(rule, code)] = <[CodedRule; 1]>::try_from(coded)
+                .map_err(|_| format!("a step failure needs action:cluster:Code@Step: {entry}"))?;
+            if !crate::domain::operation::steps_of(rule.action).contains(&step) {
+                return Err(format!("unknown step in {entry}"));
+            }
+            Ok(StepFailure {
+                rule,
+                code,
+                step: step.to_string(),
+            })
+        })
+        .collect()
+}
+
 /// Splits a `SIM_FAIL` list into plain rules (`action:cluster`) and coded ones
 /// (`action:cluster:Code`, the code from the failure catalog).
 ///
@@ -66,7 +106,11 @@ pub type CodedRule = (Rule, FailureCode);
 pub fn parse_fail_list(s: &str) -> Result<(Vec<Rule>, Vec<CodedRule>), String> {
     let mut plain = Vec::new();
     let mut coded = Vec::new();
-    for entry in s.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+    for entry in s
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty() && !e.contains('@'))
+    {
         match entry.rsplit_once(':') {
             Some((rule, code)) if rule.contains(':') => {
                 let code =
@@ -96,6 +140,8 @@ pub struct SimulatedConfig {
     pub fail: Vec<Rule>,
     /// Steps that fail with a classified provider error: the code the rollout ends with.
     pub fail_with: Vec<CodedRule>,
+    /// One step of an action that fails on the operation's first attempt only.
+    pub fail_step: Vec<StepFailure>,
     /// Steps that never answer (no success, no failure, no heartbeat).
     pub hang: Vec<Rule>,
     /// How long every provider call takes before it answers, like a real provider's API under
@@ -114,6 +160,7 @@ impl SimulatedConfig {
             domain: domain.to_string(),
             fail: Vec::new(),
             fail_with: Vec::new(),
+            fail_step: Vec::new(),
             hang: Vec::new(),
             latency: Duration::ZERO,
         }
@@ -132,7 +179,8 @@ impl SimulatedConfig {
 
     /// From `SIM_PROFILE` (`fast` | `realistic`, default `fast`), `CLUSTER_DOMAIN` (default
     /// `clusters.kupe.local`), `SIM_FAIL` and `SIM_HANG` (rule lists). A `SIM_FAIL` entry may
-    /// name a failure code: `provision:big:ProviderQuotaExceeded`.
+    /// name a failure code: `provision:big:ProviderQuotaExceeded`, and a step that fails on the
+    /// first attempt only: `provision:c1:CapacityUnavailable@NodePools`.
     ///
     /// # Errors
     /// [`ConfigError`] naming the bad variable.
@@ -151,10 +199,13 @@ impl SimulatedConfig {
         let rules = |name: &'static str| {
             Rule::parse_list(&optional(name, String::new())?).map_err(|e| ConfigError::new(name, e))
         };
-        let (fail, fail_with) = parse_fail_list(&optional("SIM_FAIL", String::new())?)
-            .map_err(|e| ConfigError::new("SIM_FAIL", e))?;
+        let sim_fail = optional("SIM_FAIL", String::new())?;
+        let (fail, fail_with) =
+            parse_fail_list(&sim_fail).map_err(|e| ConfigError::new("SIM_FAIL", e))?;
         cfg.fail = fail;
         cfg.fail_with = fail_with;
+        cfg.fail_step =
+            parse_step_failures(&sim_fail).map_err(|e| ConfigError::new("SIM_FAIL", e))?;
         cfg.hang = rules("SIM_HANG")?;
         Ok(cfg)
     }
@@ -176,7 +227,8 @@ pub struct Simulated {
     config: SimulatedConfig,
 }
 
-/// A started action, kept under the cluster's `SIM#` partition (`OP#<generation>`).
+/// A started action, kept under the cluster's `SIM#` partition (`OP#<generation>`, and
+/// `OP#<generation>#a<attempt>` for a retry).
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct SimOperation {
@@ -184,12 +236,49 @@ struct SimOperation {
     sk: String,
     action: String,
     ready_at_ms: u64,
+    /// When the attempt started.
+    #[serde(default)]
+    started_at_ms: u64,
+    /// The steps this attempt performs (those an earlier attempt finished are left out), each
+    /// with the time it is done.
+    #[serde(default)]
+    steps: Vec<SimStep>,
     /// What this generation applies (a real provider would configure these): the endpoint's
     /// access (JSON text) and the enabled addons, in list order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     endpoint_access: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     addons: Vec<String>,
+}
+
+/// One step of a started action.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SimStep {
+    name: String,
+    ready_at_ms: u64,
+}
+
+/// The record of a step the provider performed (`DONE#<generation>#<step>#a<attempt>`): what
+/// tests read to see that a retry did not perform a finished step again.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SimPerformed {
+    pk: String,
+    sk: String,
+    step: String,
+    attempt: u64,
+    generation: u64,
+}
+
+/// A step the simulated provider performed: (generation, step, attempt).
+pub type Performed = (u64, String, u64);
+
+fn rfc3339_ms(ms: u64) -> String {
+    let secs = i64::try_from(ms / 1000).unwrap_or(0);
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .map(crate::domain::format_rfc3339)
+        .unwrap_or_else(|_| crate::domain::now_rfc3339())
 }
 
 /// The CA of one incarnation (`CA`).
@@ -239,6 +328,140 @@ impl Simulated {
 
     fn pk(op: &Operation) -> String {
         format!("SIM#{}#{}#{}", op.tenant, op.name, op.incarnation)
+    }
+
+    /// The sort key of the started action of `op`'s attempt.
+    fn op_sk(op: &Operation) -> String {
+        match op.attempt {
+            0 | 1 => format!("OP#{}", op.generation),
+            a => format!("OP#{}#a{a}", op.generation),
+        }
+    }
+
+    /// The steps this provider performed for cluster `name` (incarnation `incarnation`) of
+    /// `tenant`, in key order.
+    ///
+    /// # Errors
+    /// [`ProviderError::Transient`] when the table fails.
+    pub async fn performed(
+        &self,
+        tenant: &str,
+        name: &str,
+        incarnation: u64,
+    ) -> Result<Vec<Performed>, ProviderError> {
+        let page = self
+            .store
+            .client()
+            .query()
+            .table_name(self.store.table())
+            .consistent_read(true)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :done)")
+            .expression_attribute_values(
+                ":pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!(
+                    "SIM#{tenant}#{name}#{incarnation}"
+                )),
+            )
+            .expression_attribute_values(
+                ":done",
+                aws_sdk_dynamodb::types::AttributeValue::S("DONE#".into()),
+            )
+            .send()
+            .await
+            .map_err(|e| err(aws_sdk_dynamodb::error::DisplayErrorContext(&e)))?;
+        page.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| {
+                let p: SimPerformed = from_item(i).map_err(err)?;
+                Ok((p.generation, p.step, p.attempt))
+            })
+            .collect()
+    }
+
+    /// The step failure injected for the step `step` of `op`, on its first attempt only.
+    fn failing_step(&self, op: &Operation, step: &str) -> Option<ProviderError> {
+        if op.attempt > 1 {
+            return None;
+        }
+        let f = self
+            .config
+            .fail_step
+            .iter()
+            .find(|f| f.rule.matches(op) && f.step == step)?;
+        Some(ProviderError::Classified(
+            f.code,
+            format!(
+                "injected {} failure at step {step}: {:?} of cluster {}",
+                f.code.as_str(),
+                op.action,
+                op.name
+            ),
+        ))
+    }
+
+    /// The steps of `op` as they stand at `now_ms`: those an earlier attempt finished, then
+    /// this attempt's, each done once its time passed (recorded as performed, once). The first
+    /// not done is running; an injected failure of it fails the step.
+    async fn progress(
+        &self,
+        op: &Operation,
+        started: &SimOperation,
+        now: u64,
+    ) -> Result<(Vec<OpStep>, bool), ProviderError> {
+        // Steps finished before this attempt: those it was not started with.
+        let mut steps: Vec<OpStep> = op
+            .finished
+            .iter()
+            .filter(|n| !started.steps.iter().any(|s| &s.name == *n))
+            .map(|n| OpStep {
+                state: StepState::Succeeded,
+                ..OpStep::pending(n)
+            })
+            .collect();
+        let mut begun = started.started_at_ms;
+        let mut all_done = true;
+        for s in &started.steps {
+            let mut step = OpStep::pending(&s.name);
+            if all_done {
+                step.started_at = Some(rfc3339_ms(begun));
+                if let Some(failure) = self.failing_step(op, &s.name) {
+                    // The step fails once it was reported running (so the steps before it are
+                    // seen finished): the first report of it says running, the next fails.
+                    let first_report = self
+                        .put_once(&SimPerformed {
+                            pk: Self::pk(op),
+                            sk: format!("FAILING#{}#{}#a{}", op.generation, s.name, op.attempt),
+                            step: s.name.clone(),
+                            attempt: op.attempt.max(1),
+                            generation: op.generation,
+                        })
+                        .await?;
+                    if !first_report {
+                        return Err(failure);
+                    }
+                    step.state = StepState::Running;
+                    all_done = false;
+                } else if now >= s.ready_at_ms {
+                    self.put_once(&SimPerformed {
+                        pk: Self::pk(op),
+                        sk: format!("DONE#{}#{}#a{}", op.generation, s.name, op.attempt.max(1)),
+                        step: s.name.clone(),
+                        attempt: op.attempt.max(1),
+                        generation: op.generation,
+                    })
+                    .await?;
+                    step.state = StepState::Succeeded;
+                    step.finished_at = Some(rfc3339_ms(s.ready_at_ms));
+                    begun = s.ready_at_ms;
+                } else {
+                    step.state = StepState::Running;
+                    all_done = false;
+                }
+            }
+            steps.push(step);
+        }
+        Ok((steps, all_done))
     }
 
     /// Puts `record` unless its key exists; `Ok(false)` when it did (a duplicate delivery).
@@ -339,14 +562,30 @@ impl Provider for Simulated {
             };
             self.put_once(&ca).await?;
         }
-        let ready_at_ms =
-            now_ms() + u64::try_from(self.config.duration(op.action).as_millis()).unwrap_or(0);
+        // The action's time is spread evenly over its steps; a retry performs only the steps
+        // an earlier attempt did not finish.
+        let now = now_ms();
+        let all = steps_of(op.action);
+        let per_step = u64::try_from(self.config.duration(op.action).as_millis()).unwrap_or(0)
+            / all.len() as u64;
+        let steps: Vec<SimStep> = all
+            .iter()
+            .filter(|s| !op.finished.iter().any(|f| f == *s))
+            .enumerate()
+            .map(|(i, s)| SimStep {
+                name: s.to_string(),
+                ready_at_ms: now + per_step * (i as u64 + 1),
+            })
+            .collect();
+        let ready_at_ms = steps.last().map_or(now, |s| s.ready_at_ms);
         let spec = op.cluster.as_ref().map(|c| &c.spec);
         let started = SimOperation {
             pk: Self::pk(op),
-            sk: format!("OP#{}", op.generation),
+            sk: Self::op_sk(op),
             action: format!("{:?}", op.action),
             ready_at_ms,
+            started_at_ms: now,
+            steps,
             endpoint_access: spec
                 .map(|s| crate::store::item::endpoint_access_text(&s.endpoint_access)),
             addons: spec.map_or_else(Vec::new, |s| {
@@ -357,8 +596,18 @@ impl Provider for Simulated {
                     .collect()
             }),
         };
-        self.put_once(&started).await?;
-        Ok(StepOutcome::Reply(StepOutput::default()))
+        if !self.put_once(&started).await? {
+            // A duplicate start: report the attempt as it was started.
+            if let Some(first) = self
+                .get::<SimOperation>(Self::pk(op), Self::op_sk(op))
+                .await?
+            {
+                let (steps, _) = self.progress(op, &first, now_ms()).await?;
+                return Ok(StepOutcome::Reply(StepOutput::default(), steps));
+            }
+        }
+        let (steps, _) = self.progress(op, &started, now).await?;
+        Ok(StepOutcome::Reply(StepOutput::default(), steps))
     }
 
     async fn check(&self, op: &Operation) -> Result<StepOutcome, ProviderError> {
@@ -366,28 +615,31 @@ impl Provider for Simulated {
         if let Some(injected) = self.injected(op) {
             return injected;
         }
-        let started: SimOperation = self
-            .get(Self::pk(op), format!("OP#{}", op.generation))
-            .await?
-            .ok_or_else(|| {
-                ProviderError::Terminal(format!(
-                    "no {:?} operation was started for generation {}",
-                    op.action, op.generation
-                ))
-            })?;
-        if now_ms() < started.ready_at_ms {
-            return Ok(StepOutcome::Reply(StepOutput::default()));
+        let started: SimOperation =
+            self.get(Self::pk(op), Self::op_sk(op))
+                .await?
+                .ok_or_else(|| {
+                    ProviderError::Terminal(format!(
+                        "no {:?} operation was started for generation {}",
+                        op.action, op.generation
+                    ))
+                })?;
+        let now = now_ms();
+        let (steps, all_done) = self.progress(op, &started, now).await?;
+        if !all_done || now < started.ready_at_ms {
+            return Ok(StepOutcome::Reply(StepOutput::default(), steps));
         }
         if op.action == Action::Delete {
-            return Ok(StepOutcome::Reply(StepOutput {
+            let done = StepOutput {
                 done: true,
                 ..Default::default()
-            }));
+            };
+            return Ok(StepOutcome::Reply(done, steps));
         }
         let ca: SimCa = self.get(Self::pk(op), "CA".into()).await?.ok_or_else(|| {
             ProviderError::Terminal("the cluster has no CA: it was never provisioned".into())
         })?;
-        Ok(StepOutcome::Reply(self.observed(op, &ca.pem)))
+        Ok(StepOutcome::Reply(self.observed(op, &ca.pem), steps))
     }
 }
 
@@ -527,6 +779,19 @@ mod tests {
             ("*", FailureCode::ProviderTimeout)
         );
         assert!(parse_fail_list("provision:a:Nope").is_err());
+        let list = "provision:a, provision:c1:CapacityUnavailable@NodePools";
+        assert_eq!(
+            parse_fail_list(list).unwrap().0.len(),
+            1,
+            "the step rule is apart"
+        );
+        let steps = parse_step_failures(list).unwrap();
+        assert_eq!(
+            (steps[0].step.as_str(), steps[0].code),
+            ("NodePools", FailureCode::CapacityUnavailable)
+        );
+        assert!(parse_step_failures("provision:c1:CapacityUnavailable@Nope").is_err());
+        assert!(parse_step_failures("provision:c1@NodePools").is_err());
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod alertmanager;
 pub mod apikeys;
 pub mod clusters;
 pub mod members;
+pub mod operations;
 pub mod plans;
 pub mod secrets;
 pub mod tenant_delete;
@@ -120,6 +121,10 @@ routes! {
     UpdateCluster: PATCH "/tenants/{tenant}/clusters/{name}" => "update-cluster" in clusters;
     DeleteCluster: DELETE "/tenants/{tenant}/clusters/{name}" => "delete-cluster" in clusters;
     GetKubeconfig: GET "/tenants/{tenant}/clusters/{name}/kubeconfig" => "get-kubeconfig" in clusters;
+    // a cluster's operations (issue 12)
+    ListOperations: GET "/tenants/{tenant}/clusters/{name}/operations" => "list-operations" in operations;
+    GetOperation: GET "/tenants/{tenant}/clusters/{name}/operations/{id}" => "get-operation" in operations;
+    RetryOperation: POST "/tenants/{tenant}/clusters/{name}/operations/{id}/retry" => "retry-operation" in operations;
     CreateApiKey: POST "/tenants/{tenant}/apikeys" => "create-apikey" in apikeys;
     ListApiKeys: GET "/tenants/{tenant}/apikeys" => "list-apikeys" in apikeys;
     DeleteApiKey: DELETE "/tenants/{tenant}/apikeys/{id}" => "delete-apikey" in apikeys;

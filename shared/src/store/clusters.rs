@@ -6,6 +6,7 @@
 
 use super::{
     item::{from_item, key, to_item, ClusterItem, Item, StoredCluster, TenantItem},
+    operations::archive_put,
     schema::*,
     tenants::TenantRecord,
     write::{i, n, s, sdk_error, unbuilt, Outcome, Values},
@@ -16,6 +17,7 @@ use crate::{
         cluster::Cluster,
         etag::ResourceVersion,
         names::{ClusterName, TenantName},
+        operation::OpType,
         phase::Phase,
         pool::Allocation,
         resources::ResourceKind,
@@ -114,6 +116,28 @@ fn rooms(pool: &Allocation, added: &Allocation, growing: &[ResourceKind], values
         let room = pool.get(*kind).saturating_sub(added.get(*kind));
         values.insert(name.into(), AttributeValue::N(room.to_string()));
     }
+}
+
+/// The clauses and values that start `next`'s operation on the cluster item: its type and
+/// start time set, no retry count and no steps yet.
+fn new_operation(next: &Cluster) -> (Vec<String>, [&'static str; 2], Values) {
+    let op_type = next.op.op_type.unwrap_or(OpType::Update);
+    let started = next
+        .op
+        .started_at
+        .clone()
+        .unwrap_or_else(|| next.updated_at.clone());
+    (
+        vec![
+            "#opType = :opType".to_string(),
+            "#opStartedAt = :opStartedAt".to_string(),
+        ],
+        ["#attempt", "#opSteps"],
+        Values::from([
+            (":opType".to_string(), s(op_type.as_str())),
+            (":opStartedAt".into(), s(started)),
+        ]),
+    )
 }
 
 /// The live cluster of a written or conflicting item; a tombstone reads as absent.
@@ -265,8 +289,14 @@ impl Clusters<'_> {
         self.store.write(write, Some(token)).await?.decode(live)
     }
 
-    /// The update of a spec change and its values.
-    fn spec_update(next: &Cluster, expected: ResourceVersion, token: &str) -> (String, Values) {
+    /// The update of a spec change and its values; a new generation (`bumped`) also starts a
+    /// new operation: its type and start, no attempt count and no steps yet.
+    fn spec_update(
+        next: &Cluster,
+        expected: ResourceVersion,
+        bumped: bool,
+        token: &str,
+    ) -> (String, Values) {
         let it = ClusterItem::from(next);
         let mut values = Values::from([
             (":version".to_string(), s(it.version)),
@@ -323,6 +353,12 @@ impl Clusters<'_> {
                 None => removes.push(name),
             }
         }
+        if bumped {
+            let (op_sets, op_removes, op_values) = new_operation(next);
+            sets.extend(op_sets);
+            removes.extend(op_removes);
+            values.extend(op_values);
+        }
         let mut update = format!("SET {}", sets.join(", "));
         if !removes.is_empty() {
             update.push_str(&format!(" REMOVE {}", removes.join(", ")));
@@ -330,18 +366,54 @@ impl Clusters<'_> {
         (update, values)
     }
 
-    /// Writes a new spec (and bumped generation) if the cluster is still at `expected`.
+    /// Writes a new spec (and bumped generation) if the cluster is still as `current` (its
+    /// version). A new generation replaces `current`'s operation: its archive is written in the
+    /// same transaction.
     ///
     /// # Errors
     /// [`StoreError`] on DynamoDB failure.
     pub async fn update_spec(
         &self,
         next: &Cluster,
-        expected: ResourceVersion,
+        current: &Cluster,
         token: &str,
     ) -> Result<Outcome<Cluster>, StoreError> {
-        let (update, values) = Self::spec_update(next, expected, token);
-        self.update(next, &update, values, token).await
+        let expected = current.resource_version;
+        let bumped = next.generation != current.generation;
+        let (update, values) = Self::spec_update(next, expected, bumped, token);
+        if !bumped {
+            return self.update(next, &update, values, token).await;
+        }
+        let cluster = self.tx_update(
+            Self::key(&next.tenant, &next.name),
+            &update,
+            COND_SAME_VERSION,
+            values,
+        )?;
+        let archive = archive_put(&self.store.table, current, &next.updated_at)?;
+        let items = vec![
+            TransactWriteItem::builder().update(cluster).build(),
+            TransactWriteItem::builder().put(archive).build(),
+        ];
+        self.transact_first(next, items, token).await
+    }
+
+    /// Sends a transaction whose first item is the cluster's: its outcome decides.
+    async fn transact_first(
+        &self,
+        next: &Cluster,
+        items: Vec<TransactWriteItem>,
+        token: &str,
+    ) -> Result<Outcome<Cluster>, StoreError> {
+        match self.store.transact(items, token).await? {
+            Ok(()) => Ok(Outcome::Written(next.clone())),
+            Err(reasons) => match reasons.first() {
+                Some(Some(cluster)) => cluster.clone().decode(live),
+                _ => Err(StoreError::Corrupt(
+                    "unexpected cancellation reasons".into(),
+                )),
+            },
+        }
     }
 
     /// Writes a new spec whose resources differ (in exact units) from the current ones, and the
@@ -354,11 +426,13 @@ impl Clusters<'_> {
     pub async fn resize(
         &self,
         next: &Cluster,
-        expected: ResourceVersion,
+        current: &Cluster,
         change: &PoolChange<'_>,
         token: &str,
     ) -> Result<ResizeOutcome, StoreError> {
-        let (update, values) = Self::spec_update(next, expected, token);
+        let expected = current.resource_version;
+        let bumped = next.generation != current.generation;
+        let (update, values) = Self::spec_update(next, expected, bumped, token);
         let cluster = self.tx_update(
             Self::key(&next.tenant, &next.name),
             &update,
@@ -383,10 +457,14 @@ impl Clusters<'_> {
             &pool_condition(COND_SAME_PLAN, &growing),
             tenant_values,
         )?;
-        let items = vec![
+        let mut items = vec![
             TransactWriteItem::builder().update(cluster).build(),
             TransactWriteItem::builder().update(tenant).build(),
         ];
+        if bumped {
+            let archive = archive_put(&self.store.table, current, &next.updated_at)?;
+            items.push(TransactWriteItem::builder().put(archive).build());
+        }
         let reasons = match self.store.transact(items, token).await? {
             Ok(()) => {
                 return Ok(ResizeOutcome::Cluster(Box::new(Outcome::Written(
@@ -396,10 +474,10 @@ impl Clusters<'_> {
             Err(reasons) => reasons,
         };
         match reasons.as_slice() {
-            [Some(cluster), _] => Ok(ResizeOutcome::Cluster(Box::new(
+            [Some(cluster), ..] => Ok(ResizeOutcome::Cluster(Box::new(
                 cluster.clone().decode(live)?,
             ))),
-            [None, Some(tenant)] => Ok(ResizeOutcome::PoolRefused(tenant_of(tenant)?)),
+            [None, Some(tenant), ..] => Ok(ResizeOutcome::PoolRefused(tenant_of(tenant)?)),
             _ => Err(StoreError::Corrupt(
                 "unexpected cancellation reasons".into(),
             )),
@@ -416,12 +494,13 @@ impl Clusters<'_> {
     pub async fn mark_deleting(
         &self,
         next: &Cluster,
-        expected: ResourceVersion,
+        current: &Cluster,
         guard: DeletionGuard,
         token: &str,
     ) -> Result<Outcome<Cluster>, StoreError> {
+        let expected = current.resource_version;
         let st = &next.status;
-        let values = Values::from([
+        let mut values = Values::from([
             (":gen".to_string(), n(next.generation)),
             (":new_rv".into(), n(next.resource_version.0)),
             (":expected_rv".into(), n(expected.0)),
@@ -433,7 +512,11 @@ impl Clusters<'_> {
             (":message".into(), s(st.message.clone().unwrap_or_default())),
             (":false".into(), AttributeValue::Bool(false)),
         ]);
-        let (sets, removes) = condition_clauses(st.phase);
+        let (mut sets, mut removes) = condition_clauses(st.phase);
+        let (op_sets, op_removes, op_values) = new_operation(next);
+        sets.extend(op_sets);
+        removes.extend(op_removes.map(String::from));
+        values.extend(op_values);
         let update = format!(
             "SET #phase = :phase, #reason = :reason, #message = :message, #gen = :gen, \
              #updated = :updated, #rv = :new_rv, #token = :token, {} REMOVE {}",
@@ -444,9 +527,18 @@ impl Clusters<'_> {
             DeletionGuard::Honoured => COND_DELETE_UNPROTECTED,
             DeletionGuard::Overridden => COND_SAME_VERSION,
         };
-        let key = Self::key(&next.tenant, &next.name);
-        let write = self.store.update(key, &update, condition, values);
-        self.store.write(write, Some(token)).await?.decode(live)
+        let cluster = self.tx_update(
+            Self::key(&next.tenant, &next.name),
+            &update,
+            condition,
+            values,
+        )?;
+        let archive = archive_put(&self.store.table, current, &next.updated_at)?;
+        let items = vec![
+            TransactWriteItem::builder().update(cluster).build(),
+            TransactWriteItem::builder().put(archive).build(),
+        ];
+        self.transact_first(next, items, token).await
     }
 
     /// Marks a cluster `Degraded` after its workflow died, if that workflow's generation is
@@ -476,6 +568,7 @@ impl Clusters<'_> {
             (":one".into(), n(1)),
             (":gen".into(), n(input.generation)),
             (":inc".into(), n(input.incarnation)),
+            (":attempt".into(), n(input.attempt.unwrap_or(1))),
         ]);
         for p in Phase::ALL.into_iter().filter(|p| p.is_progressing()) {
             values.insert(format!(":{}", p.as_str().to_lowercase()), s(p.as_str()));

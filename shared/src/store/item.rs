@@ -11,6 +11,7 @@ use crate::domain::{
     labels::KeyValues,
     names::{ClusterName, DisplayName, TenantName},
     network::{Cidr, EndpointAccess, Network},
+    operation::{OpRecord, OpType},
     phase::{ConditionType, Phase},
     quantity::Quantity,
     resources::Resources,
@@ -60,6 +61,9 @@ pub struct ClusterHead {
     /// Generation (absent on a tombstone).
     #[serde(default)]
     pub generation: Option<u64>,
+    /// The current operation's execution count (absent = 1).
+    #[serde(default)]
+    pub attempt: Option<u64>,
 }
 
 /// A live cluster item.
@@ -136,6 +140,18 @@ pub struct ClusterItem {
     /// JSON text of the addon list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub addons: Option<String>,
+    // Issue 12's operations: the current generation's operation, written by the API with the
+    // generation (type, start), by a retry (attempt) and by the provisioner (steps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub op_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub op_started_at: Option<String>,
+    /// Absent = 1 (the first execution).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u64>,
+    /// JSON text of the steps list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub op_steps: Option<String>,
 }
 
 /// A cluster item as read: a live cluster, or the tombstone of a deleted one.
@@ -320,6 +336,17 @@ impl TryFrom<ClusterItem> for Cluster {
             },
             write_token: it.write_token,
             ha_since_generation: it.ha_since_generation,
+            op: OpRecord {
+                op_type: it.op_type.as_deref().and_then(OpType::parse),
+                started_at: it.op_started_at,
+                attempt: it.attempt.unwrap_or(1),
+                steps: it
+                    .op_steps
+                    .as_deref()
+                    .map(|s| serde_json::from_str(s).map_err(|e| corrupt("opSteps", e)))
+                    .transpose()?
+                    .unwrap_or_default(),
+            },
         })
     }
 }
@@ -373,6 +400,11 @@ impl From<&Cluster> for ClusterItem {
             endpoint_access: Some(endpoint_access_text(&c.spec.endpoint_access)),
             addons: (!c.spec.addons.is_empty())
                 .then(|| addons::to_json(&c.spec.addons).to_string()),
+            op_type: c.op.op_type.map(|t| t.as_str().to_string()),
+            op_started_at: c.op.started_at.clone(),
+            attempt: (c.op.attempt > 1).then_some(c.op.attempt),
+            op_steps: (!c.op.steps.is_empty())
+                .then(|| serde_json::to_string(&c.op.steps).unwrap_or_default()),
         };
         // Each condition is one attribute of a pair: the one of its current truth, holding the
         // time it last flipped.

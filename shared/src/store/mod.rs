@@ -13,6 +13,7 @@ pub mod auth_failures;
 pub mod clusters;
 pub mod item;
 pub mod members;
+pub mod operations;
 pub mod schema;
 pub mod secrets;
 pub mod session;
@@ -115,6 +116,11 @@ impl Store {
                 None => return Ok(items),
             }
         }
+    }
+
+    /// Operations of clusters.
+    pub fn operations(&self) -> operations::Operations<'_> {
+        operations::Operations { store: self }
     }
 
     /// Clusters.

@@ -47,6 +47,20 @@ pub fn tenant_pk(tenant: &str) -> String {
 pub fn cluster_sk(name: &str) -> String {
     format!("{CLUSTER_SK_PREFIX}{name}")
 }
+/// The sort key prefix of the archived operations of one incarnation of a cluster.
+pub fn op_sk_prefix(name: &str, incarnation: u64) -> String {
+    format!("OP#{name}#{incarnation:020}#")
+}
+
+/// The sort key of an archived operation: zero-padded, so a reverse `Query` lists the newest
+/// first.
+pub fn op_sk(name: &str, incarnation: u64, generation: u64) -> String {
+    format!("{}{generation:020}", op_sk_prefix(name, incarnation))
+}
+
+/// The sort key prefix of every archived operation of a tenant (the tenant purge removes them).
+pub const OP_SK_PREFIX: &str = "OP#";
+
 /// Sort key of a member: the email lowercased, so one address is one member whatever its case.
 pub fn member_sk(email_key: &str) -> String {
     format!("{MEMBER_SK_PREFIX}{email_key}")
@@ -165,6 +179,14 @@ pub mod attr {
     pub const ENDPOINT_ACCESS: &str = "endpointAccess";
     /// Addons as a JSON array string (absent: none).
     pub const ADDONS: &str = "addons";
+    /// The current operation's type (issue 12).
+    pub const OP_TYPE: &str = "opType";
+    /// When the API accepted the current operation.
+    pub const OP_STARTED_AT: &str = "opStartedAt";
+    /// The current operation's execution count (absent = 1).
+    pub const ATTEMPT: &str = "attempt";
+    /// The current operation's steps (JSON text), written by the provisioner.
+    pub const OP_STEPS: &str = "opSteps";
     /// Request token of the API write that produced this version.
     pub const WRITE_TOKEN: &str = "writeToken";
     /// Tenant plan name.
@@ -248,6 +270,10 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
     ("#serviceCidr", attr::SERVICE_CIDR),
     ("#endpointAccess", attr::ENDPOINT_ACCESS),
     ("#addons", attr::ADDONS),
+    ("#opType", attr::OP_TYPE),
+    ("#opStartedAt", attr::OP_STARTED_AT),
+    ("#attempt", attr::ATTEMPT),
+    ("#opSteps", attr::OP_STEPS),
     ("#gen", attr::GENERATION),
     ("#created", attr::CREATED_AT),
     ("#updated", attr::UPDATED_AT),
@@ -449,7 +475,7 @@ pub const RETIRE_UPDATE: &str = "SET #phase = :deleted, #rv = #rv + :one REMOVE 
      #observed, #readyTrueAt, #readyFalseAt, #progressingTrueAt, #progressingFalseAt, \
      #degradedTrueAt, #degradedFalseAt, #token, #inc, #endpoint, #k8s, #metrics, #ca, #reason, \
      #message, #ha, #haSince, #labels, #annotations, #delProt, #podCidr, #serviceCidr, \
-     #endpointAccess, #addons";
+     #endpointAccess, #addons, #opType, #opStartedAt, #attempt, #opSteps";
 
 /// Turn a finished teardown into a tombstone. Admits only the `Terminating` cluster (or, written
 /// before the rename, `Deleting`) of the generation and incarnation the teardown served: a
@@ -458,12 +484,28 @@ pub const RETIRE_UPDATE: &str = "SET #phase = :deleted, #rv = #rv + :one REMOVE 
 pub const COND_FINISH_DELETION: &str =
     "#phase IN (:terminating, :deleting) AND #gen = :gen AND #inc = :inc";
 
+/// A retry of a failed operation (`POST …/operations/{id}/retry`): back to the accepted phase
+/// with one more attempt, which the dispatcher turns into a new execution. Admits only the
+/// cluster as the request read it (`:expected_rv`), still failed (`Degraded`), still at the
+/// operation's generation and incarnation: an operation that a newer generation replaced, one
+/// that is running again (a concurrent retry) or a re-created cluster are refused.
+pub const COND_RETRY_FAILED: &str =
+    "#rv = :expected_rv AND #phase = :degraded AND #gen = :gen AND #inc = :inc";
+
+/// The provisioner's record of the current operation's steps. Admits only the generation and
+/// incarnation the step served, like every status write of the workflow: a step of a replaced
+/// generation lands nowhere.
+pub const COND_SAME_GENERATION: &str = "#gen = :gen AND #inc = :inc";
+
 /// The reconciler's `Degraded` write. Admits only the generation and incarnation the dead
 /// execution served, and only while that rollout was still in progress (`:deleting` is the old
 /// spelling of `Terminating`): a newer generation, a finished rollout (`Running`) or the
-/// workflow's own `Degraded` write are left alone.
+/// workflow's own `Degraded` write are left alone. Only the dead execution's attempt of the
+/// operation (`attempt` is absent on the first, written from the second on): an execution that
+/// a retry replaced is left alone too.
 pub const COND_DEAD_EXECUTION: &str = "#gen = :gen AND #inc = :inc AND #phase IN \
-     (:pending, :provisioning, :upgrading, :updating, :migrating, :terminating, :deleting)";
+     (:pending, :provisioning, :upgrading, :updating, :migrating, :terminating, :deleting) \
+     AND (attribute_not_exists(#attempt) OR #attempt = :attempt)";
 
 /// The tenant part of every member write and of a tenant DELETE: bump the tenant's
 /// `resourceVersion` (its ETag) and record the request's token (so a retried transaction whose
@@ -699,6 +741,8 @@ mod tests {
             COND_STATUS_WRITE,
             RETIRE_UPDATE,
             COND_FINISH_DELETION,
+            COND_RETRY_FAILED,
+            COND_SAME_GENERATION,
             COND_DEAD_EXECUTION,
             COND_ITEM_EXISTS,
             TENANT_BUMP_UPDATE,

@@ -140,6 +140,7 @@ impl TenantPurge<'_> {
         }
         self.store.alertmanager().purge(tenant).await?;
         self.store.secrets().purge(tenant).await?;
+        self.store.operations().purge(tenant).await?;
         for k in self.store.api_keys().list(&name).await? {
             self.store.api_keys().revoke_of_tenant(&name, &k.id).await?;
         }

@@ -15,6 +15,7 @@
 use crate::{
     config::{required, sdk_config, ConfigError, Connect},
     domain::{
+        operation::OpType,
         phase::Phase,
         pool::{self, Allocation},
         quantity::Quantity,
@@ -25,10 +26,7 @@ use crate::{
     store::item::{from_item, ClusterHead, ClusterItem, SecretItem, TenantItem},
     store::schema::{CLUSTER_SK_PREFIX, SECRET_SK_PREFIX, TENANT_SK},
     store::Store,
-    workflow::{
-        action_for, execution_name, Action, ExecutionInput, ImageFacts, PoolRelease,
-        SecretSyncInput,
-    },
+    workflow::{action_for, Action, ExecutionInput, ImageFacts, PoolRelease, SecretSyncInput},
 };
 use aws_lambda_events::{
     dynamodb::Event as StreamEvent,
@@ -132,7 +130,11 @@ pub fn execution_for(new: &Image, old: &Image) -> Option<ExecutionInput> {
         return None;
     }
     let old: Option<ClusterHead> = from_item(old.clone()).ok();
-    if old.as_ref().and_then(|o| o.generation) == Some(new.generation) {
+    let attempt = new.attempt.unwrap_or(1);
+    let retried = old
+        .as_ref()
+        .is_some_and(|o| o.generation == Some(new.generation) && attempt > o.attempt.unwrap_or(1));
+    if old.as_ref().and_then(|o| o.generation) == Some(new.generation) && !retried {
         return None;
     }
     let facts = ImageFacts {
@@ -143,7 +145,11 @@ pub fn execution_for(new: &Image, old: &Image) -> Option<ExecutionInput> {
         kubernetes_version: new.kubernetes_version.as_deref(),
         ha_since_generation: new.ha_since_generation.filter(|_| new.high_availability),
     };
-    let action = action_for(&facts);
+    // A retry performs the operation the API recorded; a new generation what it calls for.
+    let action = match new.op_type.as_deref().and_then(OpType::parse) {
+        Some(t) if retried => t.action(),
+        _ => action_for(&facts),
+    };
     let pool_release = (action == Action::Delete).then(|| PoolRelease::of(&held(&new)));
     Some(ExecutionInput {
         action,
@@ -153,6 +159,7 @@ pub fn execution_for(new: &Image, old: &Image) -> Option<ExecutionInput> {
         incarnation: new.incarnation,
         generation: new.generation,
         from_phase: old.map(|o| o.phase).unwrap_or_default(),
+        attempt: (attempt > 1).then_some(attempt),
     })
 }
 
@@ -215,12 +222,7 @@ impl Dispatcher {
     /// # Errors
     /// [`DispatchError`] for any other failure.
     pub async fn start(&self, input: &ExecutionInput) -> Result<(), DispatchError> {
-        let name = execution_name(
-            &input.tenant,
-            &input.name,
-            input.incarnation,
-            input.generation,
-        );
+        let name = input.execution_name();
         self.start_once(
             &self.state_machine_arn,
             &name,
@@ -441,6 +443,31 @@ mod tests {
         );
         let secret_keys = Image::from(crate::store::item::key("TENANT#acme", "SECRET#db"));
         assert!(cluster_trigger(&running, &pending, &secret_keys).is_none());
+    }
+
+    #[test]
+    fn a_retry_of_the_same_generation_calls_for_its_own_execution_of_the_recorded_type() {
+        use crate::domain::{operation::OpRecord, operation::OpType, phase::Phase};
+        // an upgrade that failed, then retried: the same generation, one more attempt
+        let mut failed = ClusterBuilder::new("prod")
+            .running()
+            .generation(2)
+            .degraded("CapacityUnavailable")
+            .build();
+        failed.op = OpRecord::accepted(OpType::Upgrade, "2026-01-01T00:00:00Z");
+        let mut retried = failed.clone();
+        retried.status.phase = Phase::Pending;
+        retried.op.attempt = 2;
+        let input = execution_for(&image(&retried), &image(&failed)).unwrap();
+        assert_eq!(
+            (input.generation, input.action, input.attempt),
+            (2, Action::Upgrade, Some(2))
+        );
+        assert!(input.execution_name().ends_with("-a2"));
+        // later status writes of the retry call for nothing
+        assert!(execution_for(&image(&retried), &image(&retried)).is_none());
+        // nor does a status write of the failed attempt
+        assert!(execution_for(&image(&failed), &image(&failed)).is_none());
     }
 
     #[test]

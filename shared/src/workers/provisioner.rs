@@ -21,13 +21,14 @@ use crate::{
     domain::{
         failure::FailureCode,
         names::{ClusterName, TenantName},
+        operation::{steps_of, OpStep, StepState},
     },
     provider::{
         simulated::{Simulated, SimulatedConfig},
         Operation, Provider, ProviderError, SecretCopies, StepOutcome,
     },
     store::{Store, StoreError},
-    workflow::{SecretTaskMessage, Step, TaskMessage, SECRET_SYNC_KIND},
+    workflow::{Action, SecretTaskMessage, Step, TaskMessage, SECRET_SYNC_KIND},
 };
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use aws_sdk_sfn::{
@@ -148,6 +149,51 @@ impl TaskFailure {
     pub fn is_transient(&self) -> bool {
         TRANSIENT_FAILURES.contains(&self.name())
     }
+}
+
+/// The steps to record after a provider step: the provider's report, keeping the times an
+/// earlier attempt recorded for the steps it finished.
+fn merged(recorded: &[OpStep], reported: &[OpStep]) -> Vec<OpStep> {
+    reported
+        .iter()
+        .map(|s| {
+            recorded
+                .iter()
+                .find(|r| r.name == s.name && r.state == StepState::Succeeded)
+                .cloned()
+                .unwrap_or_else(|| {
+                    // A running step keeps the start an earlier check recorded.
+                    let mut s = s.clone();
+                    if let Some(r) = recorded.iter().find(|r| r.name == s.name) {
+                        if s.state == StepState::Running && r.state == StepState::Running {
+                            s.started_at = r.started_at.clone();
+                        }
+                    }
+                    s
+                })
+        })
+        .collect()
+}
+
+/// The steps to record after a failed provider step: the first step not finished fails with
+/// `error` (the action's steps, when none were recorded yet).
+fn failed(recorded: &[OpStep], action: Action, error: &str) -> Vec<OpStep> {
+    let mut steps: Vec<OpStep> = if recorded.is_empty() {
+        steps_of(action)
+            .iter()
+            .map(|n| OpStep::pending(n))
+            .collect()
+    } else {
+        recorded.to_vec()
+    };
+    let now = crate::domain::now_rfc3339();
+    if let Some(s) = steps.iter_mut().find(|s| s.state != StepState::Succeeded) {
+        s.state = StepState::Failed;
+        s.started_at = s.started_at.clone().or_else(|| Some(now.clone()));
+        s.finished_at = Some(now);
+        s.error = Some(error.to_string());
+    }
+    steps
 }
 
 /// The heartbeat timeout assumed for a message that does not say its own.
@@ -288,10 +334,10 @@ impl<P: Provider + SecretCopies> Provisioner<P> {
         };
         match outcome {
             Ok(StepOutcome::NoReply) => Ok(()),
-            Ok(StepOutcome::Reply(output)) if !output.done && msg.queue_url.is_some() => {
+            Ok(StepOutcome::Reply(output, _)) if !output.done && msg.queue_url.is_some() => {
                 self.check_later(&msg).await
             }
-            Ok(StepOutcome::Reply(output)) => {
+            Ok(StepOutcome::Reply(output, _)) => {
                 let output = serde_json::to_string(&output)
                     .map_err(|e| ProvisionError::Malformed(e.to_string()))?;
                 self.succeed(&msg.task_token, output).await
@@ -419,6 +465,19 @@ impl<P: Provider + SecretCopies> Provisioner<P> {
             .get(&tenant, &name)
             .await?
             .filter(|c| c.incarnation == msg.incarnation);
+        // The operation this generation's item records: its attempt, and the steps an
+        // earlier attempt finished (a retry resumes after them).
+        let recorded = cluster
+            .as_ref()
+            .filter(|c| c.generation == msg.generation)
+            .map(|c| c.op.clone())
+            .unwrap_or_default();
+        let finished = recorded
+            .steps
+            .iter()
+            .filter(|s| s.state == StepState::Succeeded)
+            .map(|s| s.name.clone())
+            .collect();
         let op = Operation {
             tenant,
             name,
@@ -426,11 +485,34 @@ impl<P: Provider + SecretCopies> Provisioner<P> {
             generation: msg.generation,
             action: msg.action,
             cluster,
+            attempt: recorded.attempt.max(1),
+            finished,
         };
-        Ok(match msg.step {
-            Step::Start => self.provider.start(&op).await?,
-            Step::Check => self.provider.check(&op).await?,
-        })
+        let outcome = match msg.step {
+            Step::Start => self.provider.start(&op).await,
+            Step::Check => self.provider.check(&op).await,
+        };
+        let steps = match &outcome {
+            Ok(StepOutcome::Reply(_, steps)) => merged(&recorded.steps, steps),
+            Ok(StepOutcome::NoReply) => recorded.steps.clone(),
+            // A transient fault is retried by the workflow: the step is not over.
+            Err(e) if TaskFailure::from(e.clone()).is_transient() => recorded.steps.clone(),
+            Err(e) => failed(&recorded.steps, msg.action, &e.to_string()),
+        };
+        if steps != recorded.steps {
+            // Only when a step changed: a check that finds the provider still busy writes nothing.
+            self.store
+                .operations()
+                .record_steps(
+                    op.tenant.as_str(),
+                    op.name.as_str(),
+                    op.incarnation,
+                    op.generation,
+                    &steps,
+                )
+                .await?;
+        }
+        Ok(outcome?)
     }
 
     /// Runs `work`, sending a heartbeat every `every` while it runs, so a slow but healthy
