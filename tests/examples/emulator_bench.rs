@@ -158,16 +158,12 @@ async fn main() {
     seed(app, &template).await;
     let seeded_in = t.elapsed().as_secs_f64();
     // The seeded clusters are 5,000 INSERTs on the table's stream, which the dispatcher reads
-    // like any other: time the creates once it has caught up (the janitor trims what every
-    // reader has read; it runs every 10 s), so they measure the table's size, not that backlog.
+    // like any other: time the creates once it has caught up, so that they measure the table's
+    // size, not that backlog. The stream is one ordered shard, so a cluster created now becomes
+    // Running only after the dispatcher has read every seeded record.
     let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(300)
-        && kupe_tests::emulator_stats()["streamRecords"]
-            .as_u64()
-            .is_none_or(|n| n > 100)
-    {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    app.create("marker").await;
+    lc.wait_for("marker", 900, done).await;
     let drained_in = t.elapsed().as_secs_f64();
     let (big_median, big_worst) = creates(app, "b").await;
     let rss = rss_mib();

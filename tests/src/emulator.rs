@@ -63,13 +63,6 @@ fn http(method: &str, url: &str, body: &str) -> String {
     resp
 }
 
-/// The emulator's `GET /_kupe/stats` (RSS and the sizes its janitor bounds), as JSON.
-pub fn emulator_stats() -> serde_json::Value {
-    let resp = http("GET", &format!("{}/_kupe/stats", emulator_url()), "");
-    let body = resp.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
-}
-
 /// Arms a fault that lets the next `count` calls of `target` whose body contains `scope` land,
 /// then holds their replies back for `ms` milliseconds.
 pub fn arm_late_reply(target: &str, scope: &str, ms: u64, count: u32) {

@@ -9,9 +9,7 @@ mod lifecycle;
 
 pub use app::{unique, Req, TestApp, TestResponse};
 pub use calls::CallCounter;
-pub use emulator::{
-    arm_fault, arm_late_reply, emulator_stats, emulator_url, repo_root, sdk_config,
-};
+pub use emulator::{arm_fault, arm_late_reply, emulator_url, repo_root, sdk_config};
 pub use lifecycle::{transitions, LifecycleApp};
 
 /// Shorthand for methods.
