@@ -467,6 +467,10 @@ fn main() {
             "STATE_MACHINE_ARN",
             "arn:aws:states:us-east-1:123456789012:stateMachine:kupe-bench",
         ),
+        (
+            "SECRET_SYNC_STATE_MACHINE_ARN",
+            "arn:aws:states:us-east-1:123456789012:stateMachine:kupe-bench-secret-sync",
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

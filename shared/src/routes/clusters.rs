@@ -2,7 +2,7 @@
 //! an absent field from a `null` with `Option<Option<_>>`), converted to the domain's validated
 //! types by `TryFrom`, and one parser per route from the event to its request type.
 
-use super::{FromIncoming, Route};
+use super::{page_limit, FromIncoming, Route};
 use crate::{
     api::clusters::{
         CreateCluster, DeleteCluster, GetCluster, GetKubeconfig, ListClusters, UpdateCluster,
@@ -342,13 +342,7 @@ impl FromIncoming for ListClusters {
     const ROUTE: Route = Route::ListClusters;
 
     fn from_incoming(incoming: Incoming) -> Self {
-        let limit = match incoming.query("limit") {
-            None => Ok(None),
-            Some(l) => match l.parse::<usize>() {
-                Ok(n) if (1..=1000).contains(&n) => Ok(Some(n)),
-                _ => Err(ApiError::invalid("limit must be an integer from 1 to 1000").at("limit")),
-            },
-        };
+        let limit = page_limit(&incoming);
         let after = match incoming.query("continue") {
             None => Ok(None),
             Some(token) => decode_continue(token)

@@ -29,6 +29,17 @@ use std::collections::HashMap;
 /// The stage prefix every resource is served under.
 pub const BASE_PATH: &str = "/api/v1";
 
+/// A list route's `limit` query parameter: absent, or an integer from 1 to 1000.
+pub(crate) fn page_limit(incoming: &Incoming) -> crate::http::Parsed<Option<usize>> {
+    match incoming.query("limit") {
+        None => Ok(None),
+        Some(l) => match l.parse::<usize>() {
+            Ok(n) if (1..=1000).contains(&n) => Ok(Some(n)),
+            _ => Err(ApiError::invalid("limit must be an integer from 1 to 1000").at("limit")),
+        },
+    }
+}
+
 /// A request type the edge builds from the event of its route.
 pub trait FromIncoming: Sized {
     /// The route.

@@ -1,7 +1,7 @@
 //! The edge of the operation routes: the cluster's `{name}`, the operation's `{id}`, and the
 //! list's `limit` and `continue` (a token naming the generation the previous page ended with).
 
-use super::{FromIncoming, Route};
+use super::{page_limit, FromIncoming, Route};
 use crate::{
     api::operations::{GetOperation, ListOperations, RetryOperation},
     domain::{names::ClusterName, operation::OperationId, page::decode_continue},
@@ -21,13 +21,7 @@ impl FromIncoming for ListOperations {
     const ROUTE: Route = Route::ListOperations;
 
     fn from_incoming(incoming: Incoming) -> Self {
-        let limit = match incoming.query("limit") {
-            None => Ok(None),
-            Some(l) => match l.parse::<usize>() {
-                Ok(n) if (1..=1000).contains(&n) => Ok(Some(n)),
-                _ => Err(ApiError::invalid("limit must be an integer from 1 to 1000").at("limit")),
-            },
-        };
+        let limit = page_limit(&incoming);
         let before = match incoming.query("continue") {
             None => Ok(None),
             Some(token) => decode_continue(token)

@@ -3,7 +3,7 @@
 //! `null` or `[]` stops syncing), each parsed into its validated shape. Bodies refuse unknown
 //! fields: there is no field that could carry a secret's value.
 
-use super::{FromIncoming, Route};
+use super::{page_limit, FromIncoming, Route};
 use crate::{
     api::secrets::{CreateSecret, DeleteSecret, GetSecret, ListSecrets, SecretPatch, UpdateSecret},
     domain::{
@@ -85,13 +85,7 @@ impl FromIncoming for ListSecrets {
     const ROUTE: Route = Route::ListSecrets;
 
     fn from_incoming(incoming: Incoming) -> Self {
-        let limit = match incoming.query("limit") {
-            None => Ok(None),
-            Some(l) => match l.parse::<usize>() {
-                Ok(n) if (1..=1000).contains(&n) => Ok(Some(n)),
-                _ => Err(ApiError::invalid("limit must be an integer from 1 to 1000").at("limit")),
-            },
-        };
+        let limit = page_limit(&incoming);
         let after = match incoming.query("continue") {
             None => Ok(None),
             Some(token) => decode_continue(token)

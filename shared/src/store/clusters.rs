@@ -384,10 +384,25 @@ impl Clusters<'_> {
         if !bumped {
             return self.update(next, &update, values, token).await;
         }
+        self.replace_operation(next, current, &update, COND_SAME_VERSION, values, token)
+            .await
+    }
+
+    /// Writes `next` (a new generation) under `condition` and, in the same transaction, the
+    /// archive of `current`'s operation, which the new generation replaces.
+    async fn replace_operation(
+        &self,
+        next: &Cluster,
+        current: &Cluster,
+        update: &str,
+        condition: &str,
+        values: Values,
+        token: &str,
+    ) -> Result<Outcome<Cluster>, StoreError> {
         let cluster = self.tx_update(
             Self::key(&next.tenant, &next.name),
-            &update,
-            COND_SAME_VERSION,
+            update,
+            condition,
             values,
         )?;
         let archive = archive_put(&self.store.table, current, &next.updated_at)?;
@@ -527,18 +542,8 @@ impl Clusters<'_> {
             DeletionGuard::Honoured => COND_DELETE_UNPROTECTED,
             DeletionGuard::Overridden => COND_SAME_VERSION,
         };
-        let cluster = self.tx_update(
-            Self::key(&next.tenant, &next.name),
-            &update,
-            condition,
-            values,
-        )?;
-        let archive = archive_put(&self.store.table, current, &next.updated_at)?;
-        let items = vec![
-            TransactWriteItem::builder().update(cluster).build(),
-            TransactWriteItem::builder().put(archive).build(),
-        ];
-        self.transact_first(next, items, token).await
+        self.replace_operation(next, current, &update, condition, values, token)
+            .await
     }
 
     /// Marks a cluster `Degraded` after its workflow died, if that workflow's generation is
