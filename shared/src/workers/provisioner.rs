@@ -226,6 +226,11 @@ pub fn check_delay(check_interval_seconds: Option<u64>, heartbeat_seconds: Optio
 /// function timeout in `template.yaml` (30 s), with room to report.
 pub const DEFAULT_BUDGET: Duration = Duration::from_secs(25);
 
+/// A task message naming an invalid tenant, cluster or secret.
+fn malformed(e: crate::domain::names::NameError) -> ProvisionError {
+    ProvisionError::Malformed(e.to_string())
+}
+
 /// Whether a `SendTask*` error says the task is already over.
 fn task_over<E: ProvideErrorMetadata>(e: &E) -> bool {
     matches!(
@@ -312,18 +317,9 @@ impl<P: Provider + SecretCopies> Provisioner<P> {
         }
         let msg: TaskMessage =
             serde_json::from_str(body).map_err(|e| ProvisionError::Malformed(e.to_string()))?;
-        let heartbeat = self
-            .sfn
-            .send_task_heartbeat()
-            .task_token(&msg.task_token)
-            .send()
-            .await;
-        if heartbeat.as_ref().is_err_and(task_over) {
+        if !self.task_open(&msg.task_token).await? {
             return Ok(());
         }
-        answered("SendTaskHeartbeat", heartbeat)?;
-        let malformed =
-            |e: crate::domain::names::NameError| ProvisionError::Malformed(e.to_string());
         let tenant = TenantName::parse(&msg.tenant).map_err(malformed)?;
         let name = ClusterName::parse(&msg.name).map_err(malformed)?;
         let every = heartbeat_interval(msg.heartbeat_seconds);
@@ -350,6 +346,22 @@ impl<P: Provider + SecretCopies> Provisioner<P> {
                     .await
             }
         }
+    }
+
+    /// Heartbeats the task `token` before any work: `false` when the task is already over (timed
+    /// out, or its execution stopped), and the message is then dropped.
+    async fn task_open(&self, token: &str) -> Result<bool, ProvisionError> {
+        let heartbeat = self
+            .sfn
+            .send_task_heartbeat()
+            .task_token(token)
+            .send()
+            .await;
+        if heartbeat.as_ref().is_err_and(task_over) {
+            return Ok(false);
+        }
+        answered("SendTaskHeartbeat", heartbeat)?;
+        Ok(true)
     }
 
     /// Answers the task `token` with `SendTaskSuccess` and `output`.
@@ -381,18 +393,9 @@ impl<P: Provider + SecretCopies> Provisioner<P> {
     /// are now, see [`crate::workers::secret_sync`]), heartbeating while it runs, then
     /// `SendTaskSuccess` with `{"phase": ...}` or `SendTaskFailure` under a [`TaskFailure`] name.
     async fn handle_secret(&self, msg: &SecretTaskMessage) -> Result<(), ProvisionError> {
-        let heartbeat = self
-            .sfn
-            .send_task_heartbeat()
-            .task_token(&msg.task_token)
-            .send()
-            .await;
-        if heartbeat.as_ref().is_err_and(task_over) {
+        if !self.task_open(&msg.task_token).await? {
             return Ok(());
         }
-        answered("SendTaskHeartbeat", heartbeat)?;
-        let malformed =
-            |e: crate::domain::names::NameError| ProvisionError::Malformed(e.to_string());
         let tenant = TenantName::parse(&msg.tenant).map_err(malformed)?;
         let secret = crate::domain::names::SecretName::parse(&msg.secret).map_err(malformed)?;
         let every = heartbeat_interval(msg.heartbeat_seconds);
